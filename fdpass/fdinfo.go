@@ -1,0 +1,63 @@
+//go:build linux
+
+package fdpass
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// readFdinfo returns the text of /proc/self/fdinfo/N.
+func readFdinfo(fd int) ([]byte, error) {
+	info, err := os.ReadFile(procPath("fdinfo", fd))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read fdinfo: %w: %w", ErrBadFD, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read fdinfo: %w", err)
+	}
+	return info, nil
+}
+
+// parseFdinfoPos returns the "pos:" field of an fdinfo text: the file
+// offset, in decimal.
+func parseFdinfoPos(info []byte) (int64, error) {
+	v, ok := fdinfoField(info, "pos")
+	if !ok {
+		return 0, fmt.Errorf("parse fdinfo: %w: no pos field", ErrProc)
+	}
+	pos, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || pos < 0 {
+		return 0, fmt.Errorf("parse fdinfo: %w: bad pos %q", ErrProc, v)
+	}
+	return pos, nil
+}
+
+// fdinfoField returns the value of the first "name:" line, trimmed.
+func fdinfoField(info []byte, name string) ([]byte, bool) {
+	for line := range bytes.Lines(info) {
+		key, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && string(key) == name {
+			return bytes.TrimSpace(value), true
+		}
+	}
+	return nil, false
+}
+
+// fdinfoIdentity is the fdinfo text without its "flags:" line. Everything
+// left (pos, mnt_id, ino and the per-type lines such as eventfd-id, tfd,
+// inotify wd) belongs to the open file description; the flags line mixes
+// in the descriptor's own close-on-exec bit, and F_GETFL reports the
+// status flags anyway.
+func fdinfoIdentity(info []byte) []byte {
+	out := make([]byte, 0, len(info))
+	for line := range bytes.Lines(info) {
+		if !bytes.HasPrefix(line, []byte("flags:")) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
