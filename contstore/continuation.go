@@ -1,0 +1,189 @@
+package contstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Put stores a new continuation and returns once it is on disk. A zero ID
+// gets NewID(), a zero Created gets the ID's time; Put then sets Changed,
+// FDsBefore and the store sizes, and writes them back to *c only on success.
+//
+// The record must validate (a *ValidationError otherwise), its Session must
+// be a stored session of the same App, and its ID must be new (ErrExists).
+// A failed Put writes nothing.
+func (s *Store) Put(c *Continuation) error {
+	rec, val, err := newRecord(c)
+	if err != nil {
+		return fmt.Errorf("put continuation %s: %w", rec.ID, err)
+	}
+	keys := keysOf(&rec)
+	err = s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketContinuations)
+		if b.Get(rec.ID[:]) != nil {
+			return ErrExists
+		}
+		if err := sessionOwnedBy(tx, rec.Session, rec.App); err != nil {
+			return err
+		}
+		if err := b.Put(rec.ID[:], val); err != nil {
+			return err
+		}
+		return keys.put(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("put continuation %s: %w", rec.ID, err)
+	}
+	*c = rec
+	return nil
+}
+
+// newRecord is the part of Put that needs no transaction: it fills in the
+// fields Put sets, validates and encodes.
+func newRecord(c *Continuation) (Continuation, []byte, error) {
+	rec := *c
+	if rec.ID.IsZero() {
+		rec.ID = NewID()
+	}
+	if rec.Created.IsZero() {
+		rec.Created = rec.ID.Time()
+	}
+	rec.Created = rec.Created.Round(0).UTC()
+	rec.Changed = rec.Created
+	if !rec.Expires.IsZero() {
+		rec.Expires = rec.Expires.Round(0).UTC()
+	}
+	if err := validateNew(&rec); err != nil {
+		return rec, nil, err
+	}
+	val, err := encodeRecord(&rec)
+	return rec, val, err
+}
+
+// sessionOwnedBy checks that session is stored and belongs to app.
+func sessionOwnedBy(tx *bolt.Tx, session, app string) error {
+	sess, err := getSession(tx, session)
+	if errors.Is(err, ErrNotFound) {
+		return invalid("Session", "%q is not a stored session", session)
+	} else if err != nil {
+		return err
+	}
+	if sess.App != app {
+		return invalid("Session", "%q belongs to app %q, not %q", session, sess.App, app)
+	}
+	return nil
+}
+
+// Get returns the continuation with the given ID, store included, or an
+// error wrapping ErrNotFound.
+func (s *Store) Get(id ID) (Continuation, error) {
+	var c Continuation
+	err := s.view(func(tx *bolt.Tx) (err error) {
+		c, err = getContinuation(tx, id, true)
+		return err
+	})
+	if err != nil {
+		return Continuation{}, fmt.Errorf("get continuation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func getContinuation(tx *bolt.Tx, id ID, withStore bool) (Continuation, error) {
+	val := tx.Bucket(bucketContinuations).Get(id[:])
+	if val == nil {
+		return Continuation{}, ErrNotFound
+	}
+	c, err := decodeRecord(val, withStore)
+	if err == nil && c.ID != id {
+		err = fmt.Errorf("%w: record under key %s says it is %s", ErrCorrupt, id, c.ID)
+	}
+	return c, err
+}
+
+// Delete removes a continuation, in whatever state, with its index
+// entries. A missing ID is an error wrapping ErrNotFound.
+func (s *Store) Delete(id ID) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		c, err := getContinuation(tx, id, false)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketContinuations).Delete(id[:]); err != nil {
+			return err
+		}
+		return keysOf(&c).delete(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("delete continuation %s: %w", id, err)
+	}
+	return nil
+}
+
+// Filter selects continuations for List. Empty fields match everything.
+type Filter struct {
+	App     string
+	State   State
+	Session string
+	// SkipStore leaves Store nil (the sizes are still set), which spares
+	// decompressing every store.
+	SkipStore bool
+}
+
+// List returns the continuations that match f, sorted by ID (creation
+// order). A filter on Session or State reads only the matching index
+// entries; one on App alone reads the by-state index once per state.
+func (s *Store) List(f Filter) ([]Continuation, error) {
+	var out []Continuation
+	err := s.view(func(tx *bolt.Tx) error {
+		ids, err := selectIDs(tx, f)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			c, err := getContinuation(tx, id, !f.SkipStore)
+			if err != nil {
+				return fmt.Errorf("continuation %s: %w", id, err)
+			}
+			if (f.App == "" || c.App == f.App) && (f.State == "" || c.State == f.State) && (f.Session == "" || c.Session == f.Session) {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list continuations: %w", err)
+	}
+	return out, nil
+}
+
+// selectIDs returns the IDs an index offers for f, sorted; List still
+// matches every field of f against the records.
+func selectIDs(tx *bolt.Tx, f Filter) ([]ID, error) {
+	var ids []ID
+	collect := func(k []byte) error {
+		id, _ := idSuffix(k)
+		ids = append(ids, id)
+		return nil
+	}
+	var err error
+	switch {
+	case f.Session != "":
+		err = scanPrefix(tx.Bucket(bucketBySession), sessionPrefix(f.Session), collect)
+	case f.State != "":
+		err = scanPrefix(tx.Bucket(bucketByState), statePrefix(f.State, f.App), collect)
+	case f.App != "":
+		for _, st := range States {
+			if err = scanPrefix(tx.Bucket(bucketByState), statePrefix(st, f.App), collect); err != nil {
+				break
+			}
+		}
+	default:
+		err = tx.Bucket(bucketContinuations).ForEach(func(k, _ []byte) error { return collect(k) })
+	}
+	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	return ids, err
+}

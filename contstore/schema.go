@@ -1,0 +1,179 @@
+package contstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout of buckets and records this build reads and
+// writes. Open refuses a store with another version (ErrSchema).
+const SchemaVersion = 1
+
+// The buckets. Index values are empty; the key is the whole entry.
+var (
+	// continuations: ID (16 bytes) → record (see encode.go).
+	bucketContinuations = []byte("continuations")
+	// by-state: state 0x00 app 0x00 ID → {}. Serves List by state and app.
+	bucketByState = []byte("by-state")
+	// by-session: session 0x00 ID → {}. Serves List by session and the
+	// in-use check of DeleteSession.
+	bucketBySession = []byte("by-session")
+	// expiry: big-endian Expires.UnixNano() (8 bytes) ID → {}, for every
+	// continuation with an expiry. ExpiredBefore is a cursor range scan.
+	bucketExpiry = []byte("expiry")
+	// sessions: session id → Session as JSON.
+	bucketSessions = []byte("sessions")
+	// compat: app → []Tag as JSON.
+	bucketCompat = []byte("compat")
+	// meta: key → value; the schema version and whatever the supervisor
+	// keeps with SetMeta.
+	bucketMeta = []byte("meta")
+)
+
+var allBuckets = [][]byte{
+	bucketContinuations, bucketByState, bucketBySession, bucketExpiry,
+	bucketSessions, bucketCompat, bucketMeta,
+}
+
+// metaSchemaKey holds SchemaVersion as decimal text. SetMeta refuses it.
+const metaSchemaKey = "schema-version"
+
+// initSchema creates the buckets of a fresh file, or checks the version of
+// an existing one.
+func initSchema(tx *bolt.Tx) error {
+	if tx.Bucket(bucketMeta) == nil && isEmpty(tx) {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return tx.Bucket(bucketMeta).Put([]byte(metaSchemaKey), []byte(strconv.Itoa(SchemaVersion)))
+	}
+	return checkSchema(tx)
+}
+
+func isEmpty(tx *bolt.Tx) bool {
+	k, _ := tx.Cursor().First()
+	return k == nil
+}
+
+// checkSchema verifies the version and that every bucket is there.
+func checkSchema(tx *bolt.Tx) error {
+	found := 0
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		v, err := strconv.Atoi(string(meta.Get([]byte(metaSchemaKey))))
+		if err == nil && v > 0 {
+			found = v
+		}
+	}
+	if found != SchemaVersion {
+		return &SchemaError{Found: found, Supported: SchemaVersion}
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: bucket %s is missing", ErrCorrupt, name)
+		}
+	}
+	return nil
+}
+
+func stateKey(state State, app string, id ID) []byte {
+	k := make([]byte, 0, len(state)+len(app)+2+len(id))
+	k = append(k, state...)
+	k = append(k, 0)
+	k = append(k, app...)
+	k = append(k, 0)
+	return append(k, id[:]...)
+}
+
+// statePrefix is the by-state prefix for a state, or a state and an app.
+func statePrefix(state State, app string) []byte {
+	k := append([]byte(state), 0)
+	if app != "" {
+		k = append(append(k, app...), 0)
+	}
+	return k
+}
+
+func sessionKey(session string, id ID) []byte {
+	return append(append([]byte(session), 0), id[:]...)
+}
+
+func sessionPrefix(session string) []byte {
+	return append([]byte(session), 0)
+}
+
+func expiryKey(expires time.Time, id ID) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(expires.UnixNano()))
+	return append(k, id[:]...)
+}
+
+// idSuffix returns the ID at the end of an index key.
+func idSuffix(key []byte) (ID, bool) {
+	var id ID
+	if len(key) < len(id) {
+		return id, false
+	}
+	copy(id[:], key[len(key)-len(id):])
+	return id, true
+}
+
+// indexKeys are the index entries a continuation owns.
+type indexKeys struct {
+	state, session, expiry []byte // expiry is nil when the record never expires
+}
+
+func keysOf(c *Continuation) indexKeys {
+	k := indexKeys{
+		state:   stateKey(c.State, c.App, c.ID),
+		session: sessionKey(c.Session, c.ID),
+	}
+	if !c.Expires.IsZero() {
+		k.expiry = expiryKey(c.Expires, c.ID)
+	}
+	return k
+}
+
+func (k indexKeys) put(tx *bolt.Tx) error {
+	for _, e := range k.entries() {
+		if err := tx.Bucket(e.bucket).Put(e.key, nil); err != nil {
+			return fmt.Errorf("index %s: %w", e.bucket, err)
+		}
+	}
+	return nil
+}
+
+func (k indexKeys) delete(tx *bolt.Tx) error {
+	for _, e := range k.entries() {
+		if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
+			return fmt.Errorf("index %s: %w", e.bucket, err)
+		}
+	}
+	return nil
+}
+
+type indexEntry struct{ bucket, key []byte }
+
+func (k indexKeys) entries() []indexEntry {
+	out := []indexEntry{{bucketByState, k.state}, {bucketBySession, k.session}}
+	if k.expiry != nil {
+		out = append(out, indexEntry{bucketExpiry, k.expiry})
+	}
+	return out
+}
+
+// scanPrefix calls fn for every key of b that starts with prefix, in order.
+func scanPrefix(b *bolt.Bucket, prefix []byte, fn func(k []byte) error) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
