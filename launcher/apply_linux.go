@@ -1,0 +1,164 @@
+//go:build linux
+
+package launcher
+
+import (
+	"os"
+	"slices"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// apply sets up the trampoline as the app needs it, in an order where each
+// step still has the privilege it needs: rlimits and oom_score_adj before the
+// credentials drop, chdir after it (so that the app's own permissions
+// decide), no_new_privs last.
+func (c *config) apply() error {
+	steps := []func() error{
+		c.closeOthers,
+		c.setRlimits,
+		c.setOOMScoreAdj,
+		c.setUmask,
+		c.setCredentials,
+		c.chdir,
+		c.setNoNewPrivs,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeOthers marks every descriptor outside the layout close-on-exec: the
+// config socket, whatever the supervisor leaked without O_CLOEXEC, and what
+// the Go runtime opened in the trampoline (/dev/null on a missing stdio
+// slot, its poller). Closing them now could pull one from under the runtime.
+func (c *config) closeOthers() error {
+	dir, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return &StartError{Op: "close descriptors", Err: err}
+	}
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
+	if err != nil {
+		return &StartError{Op: "close descriptors", Err: err}
+	}
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || slices.Contains(c.Keep, fd) {
+			continue
+		}
+		// EBADF: the directory's own descriptor, closed meanwhile.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && err != unix.EBADF {
+			return &StartError{Op: "close descriptors", Path: name, Err: err}
+		}
+	}
+	return nil
+}
+
+// setRlimits uses syscall.Setrlimit, not x/sys: only it tells syscall.Exec
+// not to restore the soft RLIMIT_NOFILE the Go runtime raised at start-up.
+func (c *config) setRlimits() error {
+	for _, rl := range c.Rlimits {
+		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := syscall.Setrlimit(rlimitResources[rl.Type], &lim); err != nil {
+			return &StartError{Op: "setrlimit", Path: rl.Type, Err: err}
+		}
+	}
+	return nil
+}
+
+func (c *config) setOOMScoreAdj() error {
+	if c.OOMScoreAdj == nil {
+		return nil
+	}
+	f, err := os.OpenFile("/proc/self/oom_score_adj", os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(strconv.Itoa(*c.OOMScoreAdj))
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+	}
+	if err != nil {
+		return &StartError{Op: "set oom_score_adj", Err: err}
+	}
+	return nil
+}
+
+func (c *config) setUmask() error {
+	if c.Umask != nil {
+		syscall.Umask(int(*c.Umask))
+	}
+	return nil
+}
+
+// setCredentials sets the supplementary groups, the gid and the uid, real,
+// effective and saved, for every thread; each only when it does not hold
+// already, so that an unprivileged supervisor can start a process as itself.
+func (c *config) setCredentials() error {
+	if !sameGroups(c.Groups) {
+		gids := make([]int, len(c.Groups))
+		for i, g := range c.Groups {
+			gids[i] = int(g)
+		}
+		if err := syscall.Setgroups(gids); err != nil {
+			return &StartError{Op: "setgroups", Err: err}
+		}
+	}
+	if r, e, s := unix.Getresgid(); !allEqual(int(c.GID), r, e, s) {
+		if err := syscall.Setresgid(int(c.GID), int(c.GID), int(c.GID)); err != nil {
+			return &StartError{Op: "setgid", Path: strconv.Itoa(int(c.GID)), Err: err}
+		}
+	}
+	if r, e, s := unix.Getresuid(); !allEqual(int(c.UID), r, e, s) {
+		if err := syscall.Setresuid(int(c.UID), int(c.UID), int(c.UID)); err != nil {
+			return &StartError{Op: "setuid", Path: strconv.Itoa(int(c.UID)), Err: err}
+		}
+	}
+	return nil
+}
+
+func sameGroups(want []uint32) bool {
+	have, err := unix.Getgroups()
+	if err != nil || len(have) != len(want) {
+		return false
+	}
+	w := make([]int, len(want))
+	for i, g := range want {
+		w[i] = int(g)
+	}
+	slices.Sort(have)
+	slices.Sort(w)
+	return slices.Equal(have, w)
+}
+
+func allEqual(want int, ids ...int) bool {
+	for _, id := range ids {
+		if id != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *config) chdir() error {
+	if err := syscall.Chdir(c.Cwd); err != nil {
+		return &StartError{Op: "chdir", Path: c.Cwd, Err: err}
+	}
+	return nil
+}
+
+// setNoNewPrivs sets no_new_privs on this thread, the one that will execve.
+func (c *config) setNoNewPrivs() error {
+	if !c.NoNewPrivs {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return &StartError{Op: "set no_new_privs", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+//go:build linux
+
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// config is what the parent tells the trampoline: everything about the new
+// process that fork and exec alone cannot set. It travels as one JSON object
+// over the config socket; parent and trampoline are the same binary, so the
+// format needs no version. Cgroups are not in it: the parent places the
+// trampoline before it sends the config.
+type config struct {
+	Args        []string            `json:"args"`
+	Env         []string            `json:"env"` // final, but for LISTEN_PID
+	Cwd         string              `json:"cwd"`
+	UID         uint32              `json:"uid"`
+	GID         uint32              `json:"gid"`
+	Groups      []uint32            `json:"groups"`
+	Umask       *uint32             `json:"umask,omitempty"`
+	Rlimits     []specs.POSIXRlimit `json:"rlimits,omitempty"`
+	NoNewPrivs  bool                `json:"noNewPrivs,omitempty"`
+	OOMScoreAdj *int                `json:"oomScoreAdj,omitempty"`
+	SigMask     SigSet              `json:"sigMask,omitempty"`
+	ListenPID   bool                `json:"listenPid,omitempty"`
+	Keep        []int               `json:"keep"` // the targets, ascending: every other descriptor is closed at exec
+}
+
+// maxConfigSize bounds what the trampoline reads: far above what execve
+// accepts as arguments and environment.
+const maxConfigSize = 64 << 20
+
+// decodeConfig parses and checks a config; it is the trampoline's only input.
+func decodeConfig(b []byte) (*config, error) {
+	if len(b) > maxConfigSize {
+		return nil, fmt.Errorf("decode config: %d bytes, more than %d", len(b), maxConfigSize)
+	}
+	var c config
+	if err := decodeStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("decode config: %w", err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields and
+// nothing after it.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+// validate checks everything the trampoline relies on. The parent runs it on
+// the config it built from a Spec, so a bad Spec fails before anything starts.
+func (c *config) validate() error {
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		return invalid("no program: Process.Args is empty")
+	}
+	if err := checkStrings("Process.Args", c.Args); err != nil {
+		return err
+	}
+	if err := checkEnv(c.Env); err != nil {
+		return err
+	}
+	if strings.IndexByte(c.Cwd, 0) >= 0 || !filepath.IsAbs(c.Cwd) {
+		return invalid("working directory %q is not an absolute path", c.Cwd)
+	}
+	if c.Umask != nil && *c.Umask > 0o777 {
+		return invalid("umask %#o is not in 0 to 0777", *c.Umask)
+	}
+	if c.OOMScoreAdj != nil && (*c.OOMScoreAdj < -1000 || *c.OOMScoreAdj > 1000) {
+		return invalid("oom_score_adj %d is not in -1000 to 1000", *c.OOMScoreAdj)
+	}
+	if c.SigMask.Has(syscall.SIGKILL) || c.SigMask.Has(syscall.SIGSTOP) {
+		return invalid("SIGKILL and SIGSTOP cannot be blocked")
+	}
+	if err := checkRlimits(c.Rlimits); err != nil {
+		return err
+	}
+	for i, fd := range c.Keep {
+		if fd < 0 || (i > 0 && fd <= c.Keep[i-1]) {
+			return invalid("descriptors to keep are not distinct, ascending and non-negative")
+		}
+	}
+	return nil
+}
+
+func checkStrings(what string, ss []string) error {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return invalid("NUL byte in %s entry %q", what, s)
+		}
+	}
+	return nil
+}
+
+func checkEnv(env []string) error {
+	for _, e := range env {
+		if strings.IndexByte(e, '=') <= 0 || strings.IndexByte(e, 0) >= 0 {
+			return invalid("environment entry %q is not KEY=value", e)
+		}
+	}
+	return nil
+}
+
+func checkRlimits(rls []specs.POSIXRlimit) error {
+	seen := make(map[string]bool, len(rls))
+	for _, rl := range rls {
+		if _, ok := rlimitResources[rl.Type]; !ok {
+			return invalid("unknown rlimit %q", rl.Type)
+		}
+		if seen[rl.Type] {
+			return invalid("rlimit %s given twice", rl.Type)
+		}
+		seen[rl.Type] = true
+		if rl.Soft > rl.Hard {
+			return invalid("rlimit %s: soft limit %d above hard limit %d", rl.Type, rl.Soft, rl.Hard)
+		}
+	}
+	return nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, args...)...)
+}

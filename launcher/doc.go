@@ -1,0 +1,94 @@
+// Package launcher starts a process exactly as described: an exec
+// description (a runtime-spec Process), an exact descriptor layout, extra
+// environment, a signal mask, session and process group, and the cgroups to
+// run in, with no moment at which the app runs outside them (DESIGN.md,
+// invariant 4). It decides nothing about what to start; the supervisor does.
+//
+// # Basics
+//
+// Build a Spec and call Start:
+//
+//	p, err := launcher.Start(launcher.Spec{
+//		Process: &specs.Process{Args: []string{"app"}, Env: env, Cwd: "/srv/app", User: user},
+//		Files: []launcher.FD{
+//			{Target: 0, FD: null}, {Target: 1, FD: log}, {Target: 2, FD: log},
+//			{Target: 3, FD: listener},
+//		},
+//		ExtraEnv:  []string{"LISTEN_FDS=1"},
+//		ListenPID: true,
+//		Cgroups:   dirs, // one directory per mounted hierarchy
+//	})
+//
+// Start returns once the app's execve has succeeded, or with the reason it
+// failed: ErrInvalidSpec or ErrUnsupported before anything started, a
+// *StartError naming the failed step with its errno, or ErrTrampolineExited.
+// A failed Start leaves nothing running and no descriptor open.
+//
+// Go cannot run code between fork and exec, so Start goes through a
+// trampoline, as runc does with its init: it re-executes the running binary
+// (/proc/self/exe, never argv[0]) with the descriptor layout already in
+// place and, at the number just above the highest target, a close-on-exec
+// unix socket on which the parent sends the rest of the description:
+//
+//	parent                                  trampoline (same binary)
+//	  │ fork+exec /proc/self/exe ────────────► │ clone3(CLONE_INTO_CGROUP)
+//	  │   layout at its targets, socket above   │ puts it in the v2 cgroup
+//	  │ write pid to every other cgroup.procs   │ (blocked reading the socket)
+//	  │ ── config ────────────────────────────► │ rlimits, oom_score_adj, umask,
+//	  │                                         │ groups, gid, uid, chdir,
+//	  │                                         │ no_new_privs, LISTEN_PID,
+//	  │                                         │ signal dispositions and mask
+//	  │ ◄── "about to exec" ─────────────────── │
+//	  │ ◄── EOF (execve closed the socket) ──── │ execve(app), PATH searched
+//	  │ ◄── or {step, errno}, exit 127 ──────── │ like execvp
+//
+// The parent, not the trampoline, moves the trampoline into the cgroups
+// clone3 did not place it in, before it sends the config: the trampoline
+// never touches cgroupfs and cannot run a step of the app's setup, let alone
+// the app, before it is in every cgroup; a refusal (say ENOSPC from a v1
+// cpuset without cpus) is the parent's own error to report, and the child
+// is killed while it still only waits for its config. The trampoline is in
+// all the cgroups before it reads its config, so the app is in them at its
+// first instruction. When clone3 is refused (an old kernel, a seccomp
+// filter) Start retries once with a plain fork and joins the v2 cgroup
+// through cgroup.procs as well; Process.ClonedIntoCgroup tells which
+// happened.
+//
+// Every descriptor outside the layout is closed in the app: the trampoline
+// marks all of them close-on-exec, whether the supervisor leaked them without
+// O_CLOEXEC or the trampoline's Go runtime opened them (it opens /dev/null on
+// a missing 0, 1 or 2). Every signal starts with its default disposition, even
+// one the supervisor ignores.
+//
+// # Caveats
+//
+// Every binary that imports launcher, directly or not, carries the
+// trampoline: an init function that takes over the process when it is
+// started with argv exactly ["migrate-trampoline"] and the variable
+// _MIGRATE_LAUNCHER_CONFIG_FD set, and otherwise does nothing. Init
+// functions of packages initialised before launcher also run in the
+// trampoline; they must not have side effects (descriptors they open are
+// closed at exec all the same). Test binaries are no exception, which is how
+// this package's own tests start processes.
+//
+// The caller owns the descriptors in Spec.Files: Start duplicates them into
+// the child and neither closes nor changes them, and never calls
+// os.File.Fd, which would make a shared socket blocking (golang/go#43894).
+// Status flags such as O_NONBLOCK belong to the open file description, which
+// the child shares: the app sees the socket nonblocking if the supervisor's
+// copy is, and if the app changes the flag the supervisor's copy changes
+// too.
+//
+// Launcher never reaps. The caller reaps the process, with Process.Wait or
+// with its own wait4 loop; with the latter, call Process.Release instead.
+// Start does reap a trampoline that failed; a wait4(-1) reaper running in
+// the supervisor may see such a pid first, and must ignore pids it did not
+// get from Start. Pdeathsig is not used: it follows the creating thread,
+// not the process, so tearing an app down is the cgroup's job.
+//
+// Start needs /proc (for /proc/self/exe and /proc/self/fd) and blocks until
+// the trampoline reports: an execve that hangs, on a dead network file
+// system say, or a v1 freezer cgroup that is frozen, blocks it too.
+// User is applied as written, so its zero value means root with no
+// supplementary groups; CurrentUser gives the caller's own credentials.
+package launcher
