@@ -76,9 +76,12 @@ func FuzzParseRights(f *testing.F) {
 	f.Add(unix.UnixRights(5)[:unix.CmsgLen(4)])
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, oob []byte) {
-		fds, _ := parseRights(oob)
+		fds, err := parseRights(oob)
 		if len(fds)*4 > len(oob) {
 			t.Fatalf("%d descriptors out of %d bytes", len(fds), len(oob))
+		}
+		if err != nil && !errors.Is(err, ErrBadControl) {
+			t.Fatalf("error %v does not wrap ErrBadControl", err)
 		}
 	})
 }

@@ -33,7 +33,9 @@ type Description struct {
 
 	// Identity of the underlying object: st_dev and st_ino from fstat, and
 	// st_rdev for devices. Two descriptors with the same Dev and Ino refer to
-	// the same inode, which is not yet the same open file description.
+	// the same inode, which is not yet the same open file description (see
+	// SameFile): the two ends of a pipe share one inode, and so do all
+	// anonymous-inode descriptors (eventfd, epoll, timerfd, ...).
 	Dev  uint64 `json:"dev"`
 	Ino  uint64 `json:"ino"`
 	Rdev uint64 `json:"rdev,omitempty"`

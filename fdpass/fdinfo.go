@@ -4,22 +4,52 @@ package fdpass
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
-// readFdinfo returns the text of /proc/self/fdinfo/N.
+// readFdinfo returns the text of /proc/self/fdinfo/N. It uses raw
+// syscalls rather than os.ReadFile: an *os.File would register the
+// descriptor with the netpoller and deregister it again, which costs as
+// much as the read.
 func readFdinfo(fd int) ([]byte, error) {
-	info, err := os.ReadFile(procPath("fdinfo", fd))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read fdinfo: %w: %w", ErrBadFD, err)
+	path := procPath("fdinfo", fd)
+	f, err := openRetry(path)
+	if err == unix.ENOENT {
+		return nil, fmt.Errorf("read %s: %w: %w", path, ErrBadFD, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read fdinfo: %w", err)
+		return nil, fmt.Errorf("read %s: %w", path, os.NewSyscallError("open", err))
 	}
-	return info, nil
+	defer unix.Close(f)
+	info := make([]byte, 0, 512)
+	for {
+		if len(info) == cap(info) {
+			info = append(info, 0)[:len(info)]
+		}
+		n, err := unix.Read(f, info[len(info):cap(info)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read %s: %w", path, os.NewSyscallError("read", err))
+		case n == 0:
+			return info, nil
+		}
+		info = info[:len(info)+n]
+	}
+}
+
+func openRetry(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // parseFdinfoPos returns the "pos:" field of an fdinfo text: the file

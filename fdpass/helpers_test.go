@@ -3,6 +3,7 @@
 package fdpass
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -231,4 +232,17 @@ func mustSame(t testing.TB, a, b int) bool {
 		t.Fatal(err)
 	}
 	return same
+}
+
+// firstByte is the count function of the tests' toy protocol: the first
+// payload byte declares how many descriptors travel with it.
+func firstByte(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, errors.New("no header")
+	}
+	return int(p[0]), nil
+}
+
+func message(declared int, text string) []byte {
+	return append([]byte{byte(declared)}, text...)
 }

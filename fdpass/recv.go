@@ -45,12 +45,13 @@ func Recv(conn *net.UnixConn, buf []byte, maxFDs int, declared DeclaredCount) (p
 	if err != nil {
 		return nil, nil, fmt.Errorf("receive message: %w", err)
 	}
-	fds, perr := parseRights(oob[:oobn])
-	if err := check(buf[:n], len(buf), fds, flags, perr, maxFDs, declared); err != nil {
-		closeFDs(fds)
+	msg := received{payload: buf[:n], flags: flags}
+	msg.fds, msg.parseErr = parseRights(oob[:oobn])
+	if err := msg.check(len(buf), maxFDs, declared); err != nil {
+		closeFDs(msg.fds)
 		return nil, nil, fmt.Errorf("receive message: %w", err)
 	}
-	return buf[:n], fds, nil
+	return msg.payload, msg.fds, nil
 }
 
 // recvmsg is one recvmsg(2) through the netpoller, retried on EINTR. When it
@@ -78,27 +79,35 @@ func recvmsg(conn *net.UnixConn, buf, oob []byte) (n, oobn, flags int, err error
 	return n, oobn, flags, nil
 }
 
-// check validates a received message. It is pure: the caller closes fds when
-// it returns an error.
-func check(payload []byte, bufLen int, fds []int, flags int, parseErr error, maxFDs int, declared DeclaredCount) error {
+// received is what one recvmsg delivered.
+type received struct {
+	payload  []byte
+	fds      []int // every descriptor installed, from every SCM_RIGHTS message
+	flags    int   // msg_flags
+	parseErr error // from parseRights
+}
+
+// check validates a received message. It closes nothing: when it returns
+// an error, the caller closes m.fds.
+func (m received) check(bufLen, maxFDs int, declared DeclaredCount) error {
 	switch {
-	case flags&unix.MSG_CTRUNC != 0:
+	case m.flags&unix.MSG_CTRUNC != 0:
 		return fmt.Errorf("%w: more descriptors than the %d allowed (MSG_CTRUNC)", ErrTruncated, maxFDs)
-	case flags&unix.MSG_TRUNC != 0:
+	case m.flags&unix.MSG_TRUNC != 0:
 		return fmt.Errorf("%w: payload larger than the %d-byte buffer (MSG_TRUNC)", ErrTruncated, bufLen)
-	case parseErr != nil:
-		return parseErr
-	case len(payload) == 0 && len(fds) == 0:
+	case m.parseErr != nil:
+		return m.parseErr
+	case len(m.payload) == 0 && len(m.fds) == 0:
 		return ErrClosed
-	case len(fds) > maxFDs:
-		return fmt.Errorf("%w: %d arrived, %d allowed", ErrTooManyFDs, len(fds), maxFDs)
+	case len(m.fds) > maxFDs:
+		return fmt.Errorf("%w: %d arrived, %d allowed", ErrTooManyFDs, len(m.fds), maxFDs)
 	}
-	want, err := declared(payload)
+	want, err := declared(m.payload)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadPayload, err)
 	}
-	if want != len(fds) {
-		return &CountError{Declared: want, Received: len(fds)}
+	if want != len(m.fds) {
+		return &CountError{Declared: want, Received: len(m.fds)}
 	}
 	return nil
 }
