@@ -130,6 +130,9 @@ func TestCreateRefusesResourcesAndUndoes(t *testing.T) {
 		}
 		limit := int64(64 << 20)
 		memory := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+		if err := e.m.prepareParent(); err != nil {
+			t.Fatal(err)
+		}
 		if have, _ := e.m.controllers(); !have["memory"] {
 			cases = append(cases, struct {
 				res  *specs.LinuxResources

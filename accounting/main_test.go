@@ -115,14 +115,17 @@ func helperDaemonize(in *bufio.Reader) {
 	fmt.Println("grandchild", cmd.Process.Pid)
 }
 
-// helperSpawner starts 64 paused children as fast as it can, prints
-// "spawned", and waits for stdin to close.
+// helperSpawner, told "go", starts 500 "sleep 1000" children as fast as
+// it can, prints "spawned", and waits for stdin to close.
 func helperSpawner(in *bufio.Reader) {
-	for i := 0; i < 64; i++ {
-		if err := startSelf("pause", nil); err != nil {
+	expect(in, "go")
+	for i := 0; i < 500; i++ {
+		cmd := exec.Command("sleep", "1000")
+		if err := cmd.Start(); err != nil {
 			fmt.Println("error", err)
 			return
 		}
+		cmd.Process.Release()
 	}
 	fmt.Println("spawned")
 	in.ReadString('\n')
@@ -143,9 +146,10 @@ func helperEnterLeaf(in *bufio.Reader) {
 	in.ReadString('\n')
 }
 
-// helperNested makes a Nested Manager for ACCT_PARENT, creates "app",
-// prints "paths P1;P2;...", deletes both and prints "done".
+// helperNested, told "go", makes a Nested Manager for ACCT_PARENT,
+// creates "app", prints "paths P1;P2;...", deletes both and prints "done".
 func helperNested(in *bufio.Reader) {
+	expect(in, "go")
 	m, err := NewManager(os.Getenv("ACCT_PARENT"), Nested())
 	if err == nil {
 		err = m.EnterLeaf()
@@ -192,16 +196,6 @@ func selfCommand(helper string) *exec.Cmd {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), helperEnv+"="+helper)
 	return cmd
-}
-
-// startSelf starts a helper child with stdio on /dev/null and forgets it.
-func startSelf(helper string, attr *syscall.SysProcAttr) error {
-	cmd := selfCommand(helper)
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	return cmd.Process.Release()
 }
 
 func errnoName(err error) string {
