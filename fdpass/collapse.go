@@ -190,10 +190,10 @@ func validateSlots(slots []Slot) error {
 		if s.Number < 0 || s.FD < 0 {
 			return fmt.Errorf("%w: slot %d has number %d, fd %d", ErrBadSlot, i, s.Number, s.FD)
 		}
-		if j, dup := numbers[s.Number]; dup {
+		if j, seen := numbers[s.Number]; seen {
 			return fmt.Errorf("%w: slots %d and %d both restore number %d", ErrBadSlot, j, i, s.Number)
 		}
-		if j, dup := fds[s.FD]; dup {
+		if j, seen := fds[s.FD]; seen {
 			return fmt.Errorf("%w: slots %d and %d both hold fd %d", ErrBadSlot, j, i, s.FD)
 		}
 		numbers[s.Number], fds[s.FD] = i, i

@@ -156,11 +156,16 @@ func procPath(dir string, fd int) string {
 	return "/proc/self/" + dir + "/" + strconv.Itoa(fd)
 }
 
-// fdError wraps a syscall error on fd, adding ErrBadFD for EBADF.
+// fdError wraps a syscall error on fd with the operation that failed.
 func fdError(op string, fd int, call string, err error) error {
+	return fmt.Errorf("%s fd %d: %w", op, fd, syscallError(call, err))
+}
+
+// syscallError wraps an error of syscall call, adding ErrBadFD for EBADF.
+func syscallError(call string, err error) error {
 	serr := os.NewSyscallError(call, err)
 	if err == unix.EBADF {
-		return fmt.Errorf("%s fd %d: %w: %w", op, fd, ErrBadFD, serr)
+		return fmt.Errorf("%w: %w", ErrBadFD, serr)
 	}
-	return fmt.Errorf("%s fd %d: %w", op, fd, serr)
+	return serr
 }

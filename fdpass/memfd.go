@@ -79,11 +79,11 @@ func sealedSize(fd int) (int64, error) {
 		return 0, fmt.Errorf("%w: the file does not support seals", ErrNotMemfd)
 	}
 	if err != nil {
-		return 0, fdError("check seals of", fd, "fcntl F_GET_SEALS", err)
+		return 0, syscallError("fcntl F_GET_SEALS", err)
 	}
 	var st unix.Stat_t
 	if err := fstat(fd, &st); err != nil {
-		return 0, fdError("check", fd, "fstat", err)
+		return 0, syscallError("fstat", err)
 	}
 	path, err := readLink(fd)
 	if err != nil {

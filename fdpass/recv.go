@@ -55,7 +55,7 @@ func Recv(conn *net.UnixConn, buf []byte, maxFDs int, declared DeclaredCount) (p
 }
 
 // recvmsg is one recvmsg(2) through the netpoller, retried on EINTR. When it
-// returns an error, no descriptor was received.
+// returns an error, no received descriptor is left open.
 func recvmsg(conn *net.UnixConn, buf, oob []byte) (n, oobn, flags int, err error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
@@ -74,6 +74,10 @@ func recvmsg(conn *net.UnixConn, buf, oob []byte) (n, oobn, flags int, err error
 		return 0, 0, 0, err
 	}
 	if serr != nil {
+		// unix.Recvmsg can fail after the syscall succeeded, decoding the
+		// sender's address; close whatever arrived.
+		fds, _ := parseRights(oob[:oobn])
+		closeFDs(fds)
 		return 0, 0, 0, os.NewSyscallError("recvmsg", serr)
 	}
 	return n, oobn, flags, nil

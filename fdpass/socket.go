@@ -25,7 +25,7 @@ func describeSocket(fd int, d *Description) error {
 	} {
 		v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, q.opt)
 		if err != nil {
-			return fdError("describe socket", fd, q.name, err)
+			return syscallError(q.name, err)
 		}
 		*q.dst = v
 	}
@@ -35,10 +35,10 @@ func describeSocket(fd int, d *Description) error {
 	d.Listening = accept != 0
 	var err error
 	if d.Local, err = sockName(fd, unix.SYS_GETSOCKNAME); err != nil {
-		return fdError("describe socket", fd, "getsockname", err)
+		return syscallError("getsockname", err)
 	}
 	if d.Peer, err = sockName(fd, unix.SYS_GETPEERNAME); err != nil {
-		return fdError("describe socket", fd, "getpeername", err)
+		return syscallError("getpeername", err)
 	}
 	return nil
 }
