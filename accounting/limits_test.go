@@ -66,8 +66,11 @@ func TestMemoryLimitEnforced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.OOMKills < 1 || st.MemoryFailCount < 1 || st.MemoryLimit != limit || st.MemoryPeak > limit {
-			t.Errorf("after the OOM kill: %+v; want OOMKills ≥ 1, MemoryFailCount ≥ 1, limit and peak ≤ %d", st, limit)
+		// The kernel may force a few charges past the limit (allocations
+		// that must not fail, a dying task), so the peak gets some slack.
+		const slack = 1 << 20
+		if st.OOMKills < 1 || st.MemoryFailCount < 1 || st.MemoryLimit != limit || st.MemoryPeak < limit/2 || st.MemoryPeak > limit+slack {
+			t.Errorf("after the OOM kill: %+v; want OOMKills ≥ 1, MemoryFailCount ≥ 1, limit %d and a peak near it", st, limit)
 		}
 	})
 }
