@@ -48,21 +48,21 @@ func fillAndSeal(fd int, data []byte) error {
 // ReadSealedMemfd returns the content of a memfd received from a peer. It
 // refuses a descriptor that is not a memfd (ErrNotMemfd), a memfd its
 // sender could still shrink, grow or write (ErrNotSealed: without those
-// seals the bytes could change under the reader), and one larger than max
+// seals the bytes could change under the reader), and one larger than limit
 // bytes (ErrTooLarge). F_SEAL_SEAL is not required: with the other three in
 // place, adding more seals changes nothing a reader sees. It reads with
 // pread from offset 0, so the shared file offset is left alone. The caller
 // still owns fd and closes it.
-func ReadSealedMemfd(fd int, max int64) ([]byte, error) {
-	if max < 0 {
-		return nil, fmt.Errorf("read sealed memfd: %w: negative limit %d", ErrInvalid, max)
+func ReadSealedMemfd(fd int, limit int64) ([]byte, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("read sealed memfd: %w: negative limit %d", ErrInvalid, limit)
 	}
 	size, err := sealedSize(fd)
 	if err != nil {
 		return nil, fmt.Errorf("read sealed memfd fd %d: %w", fd, err)
 	}
-	if size > max {
-		return nil, fmt.Errorf("read sealed memfd fd %d: %w: %d bytes, limit %d", fd, ErrTooLarge, size, max)
+	if size > limit {
+		return nil, fmt.Errorf("read sealed memfd fd %d: %w: %d bytes, limit %d", fd, ErrTooLarge, size, limit)
 	}
 	data := make([]byte, size)
 	if err := preadFull(fd, data); err != nil {
