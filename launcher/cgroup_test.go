@@ -120,3 +120,21 @@ func TestCgroupJoinFails(t *testing.T) {
 	}
 	requireNoChildren(t)
 }
+
+// TestTightPidsLimit: the trampoline is a Go program, and it runs inside the
+// app's cgroups with a few threads; with pids.max at the documented floor of
+// 8 it still starts the app, every time.
+func TestTightPidsLimit(t *testing.T) {
+	requireRoot(t)
+	checkLeaks(t)
+	dir := makeCgroup(t, "pids")
+	if err := os.WriteFile(dir+"/pids.max", []byte("8"), 0); err != nil {
+		t.Fatal(err)
+	}
+	spec := programSpec(t, "true")
+	spec.Cgroups = []string{dir}
+	for range 10 {
+		wait(t, start(t, spec))
+	}
+	requireNoChildren(t)
+}

@@ -86,6 +86,13 @@
 // get from Start. Pdeathsig is not used: it follows the creating thread,
 // not the process, so tearing an app down is the cgroup's job.
 //
+// The trampoline is a Go program and lives, for a few milliseconds, inside
+// the app's cgroups: it counts up to five threads and a few megabytes there.
+// A pids.max below 8 or a memory limit of that order can make it fail with
+// ErrTrampolineExited. Joining a cgroup v1 hierarchy costs the kernel an RCU
+// grace period, milliseconds per hierarchy; clone3 into the v2 cgroup is
+// free.
+//
 // Start needs /proc (for /proc/self/exe and /proc/self/fd) and blocks until
 // the trampoline reports: an execve that hangs, on a dead network file
 // system say, or a v1 freezer cgroup that is frozen, blocks it too.

@@ -3,6 +3,8 @@
 package launcher
 
 import (
+	"encoding/json"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -157,4 +159,46 @@ func TestSourcesUntouched(t *testing.T) {
 	if err != nil || flags&unix.FD_CLOEXEC == 0 {
 		t.Errorf("source descriptor after Start: flags %#x, %v; want open and close-on-exec", flags, err)
 	}
+}
+
+// TestConcurrentStarts: Starts running at once each give their app its own
+// layout, and none of the others' descriptors or config sockets.
+func TestConcurrentStarts(t *testing.T) {
+	checkLeaks(t)
+	const n = 4
+	type result struct {
+		rep  *helperReport
+		want map[int]int
+		err  error
+	}
+	results := make(chan result, n)
+	for range n {
+		r, w := pipe(t)
+		spec := helperSpec(t, "report")
+		spec.Files = []FD{{reportTarget, w.n}}
+		go func() {
+			p, err := Start(spec)
+			w.Close()
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			b, _ := io.ReadAll(r)
+			_, err = p.Wait()
+			var rep helperReport
+			if err == nil {
+				err = json.Unmarshal(b, &rep)
+			}
+			results <- result{&rep, map[int]int{reportTarget: r.n}, err}
+		}()
+	}
+	for range n {
+		res := <-results
+		if res.err != nil {
+			t.Errorf("concurrent Start: %v", res.err)
+			continue
+		}
+		requireLayout(t, res.rep, res.want)
+	}
+	requireNoChildren(t)
 }

@@ -20,7 +20,7 @@ const (
 	selfExe = "/proc/self/exe"
 
 	// trampolineArg0 and trampolineEnv are the sentinel the trampoline is
-	// started with: its whole argv, and the only variable of its environment,
+	// started with: its whole argv, and the first variable of its environment,
 	// which names its config socket.
 	trampolineArg0 = "migrate-trampoline"
 	trampolineEnv  = "_MIGRATE_LAUNCHER_CONFIG_FD"
@@ -28,6 +28,11 @@ const (
 	// maxReportSize bounds what the parent reads from the trampoline.
 	maxReportSize = 64 << 10
 )
+
+// trampolineRuntimeEnv tunes the trampoline's Go runtime for a life of
+// milliseconds inside the app's cgroups: one P means fewer threads counted
+// against a pids limit, and there is no garbage worth collecting.
+var trampolineRuntimeEnv = []string{"GOMAXPROCS=1", "GOGC=off"}
 
 // Seams for tests.
 var (
@@ -97,7 +102,7 @@ func (p *plan) spawn(configFD int) (pid int, cloned bool, err error) {
 	files := slices.Clone(p.files)
 	files[len(files)-1] = uintptr(configFD)
 	attr := &syscall.ProcAttr{
-		Env:   []string{trampolineEnv + "=" + strconv.Itoa(len(files)-1)},
+		Env:   append([]string{trampolineEnv + "=" + strconv.Itoa(len(files)-1)}, trampolineRuntimeEnv...),
 		Files: files,
 	}
 	argv := []string{trampolineArg0}
