@@ -5,6 +5,9 @@ import (
 	"strconv"
 )
 
+// MaxItems bounds every repeated field except slots, which MaxFDs bounds.
+const MaxItems = 1 << 16
+
 // grow prepares the slice *s for one more decoded element of the current
 // field. On the first element it counts the occurrences of the tag in the
 // rest of the struct and allocates exactly that many, so decoding never
@@ -94,7 +97,7 @@ func structs[T any, P ptrSchema[T]](c *codec, tag uint16, fname string, p *[]T, 
 			return
 		}
 		for i := range *p {
-			c.nested(tag, fname+"["+strconv.Itoa(i)+"]", P(&(*p)[i]))
+			c.nested(tag, fname, i, P(&(*p)[i]))
 		}
 	case decoding:
 		if !c.match(tag, fname, true) || !grow(c, fname, p, max) {
@@ -103,7 +106,7 @@ func structs[T any, P ptrSchema[T]](c *codec, tag uint16, fname string, p *[]T, 
 		*p = append(*p, *new(T))
 		i := len(*p) - 1
 		if err := c.decodeStruct(c.cur.val, P(&(*p)[i])); err != nil {
-			c.failInside(fname+"["+strconv.Itoa(i)+"]", err)
+			c.failInside(indexed(fname, i), err)
 		}
 	case describing:
 		c.describe(describeStruct[T, P](tag, fname, true))
@@ -115,7 +118,7 @@ func optional[T any, P ptrSchema[T]](c *codec, tag uint16, fname string, p **T) 
 	switch c.mode {
 	case encoding:
 		if *p != nil {
-			c.nested(tag, fname, P(*p))
+			c.nested(tag, fname, -1, P(*p))
 		}
 	case decoding:
 		if !c.match(tag, fname, false) {
@@ -132,8 +135,9 @@ func optional[T any, P ptrSchema[T]](c *codec, tag uint16, fname string, p **T) 
 	}
 }
 
-// nested encodes s as the value of one field.
-func (c *codec) nested(tag uint16, fname string, s schema) {
+// nested encodes s as the value of one field; i is its index when the field
+// is repeated, -1 otherwise.
+func (c *codec) nested(tag uint16, fname string, i int, s schema) {
 	if c.err != nil {
 		return
 	}
@@ -143,15 +147,24 @@ func (c *codec) nested(tag uint16, fname string, s schema) {
 	if c.err != nil {
 		err := c.err
 		c.err = nil
-		c.failInside(fname, err)
+		c.failInside(indexed(fname, i), err)
 		return
 	}
 	n := len(c.buf) - start
 	if n > MaxMemfdPayload {
-		c.err = &FieldError{Field: fname, Tag: tag, Err: ErrFieldSize}
+		c.err = &FieldError{Field: indexed(fname, i), Tag: tag, Err: ErrFieldSize}
 		return
 	}
 	le.PutUint32(c.buf[start-4:], uint32(n))
+}
+
+// indexed returns the path of element i of a repeated field, or fname when i
+// is negative.
+func indexed(fname string, i int) string {
+	if i < 0 {
+		return fname
+	}
+	return fname + "[" + strconv.Itoa(i) + "]"
 }
 
 func describeStruct[T any, P ptrSchema[T]](tag uint16, fname string, repeated bool) fieldInfo {

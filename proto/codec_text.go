@@ -34,7 +34,7 @@ func (t text) wire() string {
 
 func (t text) check(s string) error {
 	switch {
-	case t == textName && len(s) > MaxNameLen:
+	case t == textName && len(s) > MaxNameLen, len(s) > MaxMemfdPayload:
 		return ErrFieldSize
 	case t == textOS && strings.IndexByte(s, 0) >= 0:
 		return ErrNUL

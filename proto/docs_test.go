@@ -148,3 +148,26 @@ func TestDocsHexDumps(t *testing.T) {
 		}
 	}
 }
+
+// The "sent by" column of the docs' table of types agrees with SentBy.
+func TestDocsSenders(t *testing.T) {
+	doc := readDocs(t)
+	for _, typ := range Types() {
+		var want string
+		switch app, sup := typ.SentBy(OriginApp), typ.SentBy(OriginSupervisor); {
+		case app && sup:
+			want = "either"
+		case app:
+			want = "app"
+		case sup:
+			want = "supervisor"
+		}
+		row := fmt.Sprintf("| `0x%02x %v` | %s |", uint8(typ), typ, want)
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs lack the row %q", row)
+		}
+	}
+	if Type(0x7f).SentBy(OriginApp) || TypeAck.SentBy(OriginReply) {
+		t.Error("SentBy accepts an unknown type or side")
+	}
+}

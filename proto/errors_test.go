@@ -110,6 +110,8 @@ func TestEncodeRejects(t *testing.T) {
 		want error
 	}{
 		{"no body", Message{ID: 1}, ErrInvalid},
+		{"nil body", Message{ID: 1, Body: (*Hello)(nil)}, ErrInvalid},
+		{"value beyond any payload", Message{ID: 1, Body: &Store{Scope: Scope{Session: 1}, Key: "k", Value: make([]byte, MaxMemfdPayload+1)}}, ErrFieldSize},
 		{"id 0", Message{Body: &Resumed{Cont: 1}}, ErrBadID},
 		{"app request with supervisor id", Message{ID: SupervisorBit | 1, Body: &Resumed{Cont: 1}}, ErrBadID},
 		{"zero continuation", Message{ID: 1, Body: &Resumed{}}, ErrInvalid},

@@ -27,6 +27,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add(record(TypeHello, 1, 0, field(0x8001, nil)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkDecode(t, b)
+		// Most mutations break the header's length and stop there; fixed
+		// up, the same bytes reach the payload decoder.
+		if len(b) >= HeaderSize && len(b)-HeaderSize <= MaxPayload {
+			fixed := append([]byte(nil), b...)
+			binary.LittleEndian.PutUint32(fixed[16:], uint32(len(b)-HeaderSize))
+			checkDecode(t, fixed)
+		}
 	})
 }
 

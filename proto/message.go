@@ -1,6 +1,10 @@
 package proto
 
-import "fmt"
+import (
+	"fmt"
+	"reflect"
+	"sync"
+)
 
 // Message is one record of the control protocol: a request id and a body.
 type Message struct {
@@ -31,7 +35,9 @@ type Body interface {
 // exceeds MaxPayload gives ErrTooLarge: send it with EncodeMemfd instead.
 // Encode rejects everything that Decode would reject.
 func Encode(m Message) ([]byte, error) {
-	h, b, err := encodePayload(m, make([]byte, HeaderSize, 256))
+	scratch := getScratch()
+	defer putScratch(scratch)
+	h, payload, err := encodePayload(m, scratch)
 	if err != nil {
 		return nil, err
 	}
@@ -39,8 +45,8 @@ func Encode(m Message) ([]byte, error) {
 		return nil, fmt.Errorf("encode %v: payload of %d bytes > %d, send it in a memfd: %w",
 			h.Type, h.Length, MaxPayload, ErrTooLarge)
 	}
-	appendHeader(b[:0], h)
-	return b, nil
+	rec := make([]byte, 0, HeaderSize+len(payload))
+	return append(appendHeader(rec, h), payload...), nil
 }
 
 // EncodeMemfd encodes m for sending with its payload in a memfd. record is
@@ -49,7 +55,9 @@ func Encode(m Message) ([]byte, error) {
 // seals (F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE) and attaches as the
 // record's last descriptor, after the message's own.
 func EncodeMemfd(m Message) (record, payload []byte, err error) {
-	h, p, err := encodePayload(m, nil)
+	scratch := getScratch()
+	defer putScratch(scratch)
+	h, p, err := encodePayload(m, scratch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,13 +70,28 @@ func EncodeMemfd(m Message) (record, payload []byte, err error) {
 	}
 	h.Flags |= FlagPayloadMemfd
 	h.FDs++
-	return appendHeader(make([]byte, 0, HeaderSize), h), p, nil
+	return appendHeader(make([]byte, 0, HeaderSize), h), append([]byte(nil), p...), nil
 }
 
-// encodePayload validates m and appends its payload to buf, returning the
-// header that describes it and the grown buffer.
-func encodePayload(m Message, buf []byte) (Header, []byte, error) {
-	if m.Body == nil {
+// scratchPool holds payload buffers for Encode and EncodeMemfd, which copy
+// the result out at its exact size.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getScratch() *[]byte { return scratchPool.Get().(*[]byte) }
+
+// putScratch keeps buffers up to a record's size; larger ones (memfd
+// payloads) go to the garbage collector.
+func putScratch(b *[]byte) {
+	if cap(*b) <= MaxMessageSize {
+		scratchPool.Put(b)
+	}
+}
+
+// encodePayload validates m and encodes its payload into *scratch, returning
+// the header that describes it and the payload, which lives in the (grown)
+// scratch buffer.
+func encodePayload(m Message, scratch *[]byte) (Header, []byte, error) {
+	if m.Body == nil || reflect.ValueOf(m.Body).IsNil() {
 		return Header{}, nil, fmt.Errorf("encode: %w: no body", ErrInvalid)
 	}
 	t := m.Body.Type()
@@ -81,12 +104,13 @@ func encodePayload(m Message, buf []byte) (Header, []byte, error) {
 	if err := m.Body.check(); err != nil {
 		return Header{}, nil, fmt.Errorf("encode %v: %w", t, err)
 	}
-	c := codec{mode: encoding, buf: buf}
+	c := codec{mode: encoding, buf: (*scratch)[:0]}
 	m.Body.walk(&c)
+	*scratch = c.buf[:0] // keep the grown buffer for the next call
 	if c.err != nil {
 		return Header{}, nil, fmt.Errorf("encode %v: %w", t, c.err)
 	}
-	n := len(c.buf) - len(buf)
+	n := len(c.buf)
 	if n > MaxMemfdPayload {
 		return Header{}, nil, fmt.Errorf("encode %v: payload of %d bytes > %d: %w", t, n, MaxMemfdPayload, ErrTooLarge)
 	}

@@ -55,28 +55,32 @@ type typeInfo struct {
 	name   string
 	origin Origin
 	body   func() Body
+	// supervisorOnly marks the replies only the supervisor sends
+	// (HelloReply, RetrieveReply, CompatReply); Ack and Error come from
+	// either side.
+	supervisorOnly bool
 }
 
 var types = map[Type]typeInfo{
-	TypeHello:          {"Hello", OriginApp, func() Body { return new(Hello) }},
-	TypeHelloReply:     {"HelloReply", OriginReply, func() Body { return new(HelloReply) }},
-	TypeAck:            {"Ack", OriginReply, func() Body { return new(Ack) }},
-	TypeError:          {"Error", OriginReply, func() Body { return new(Error) }},
-	TypeGetSession:     {"GetSession", OriginApp, func() Body { return new(GetSession) }},
-	TypeSessionClose:   {"SessionClose", OriginApp, func() Body { return new(SessionClose) }},
-	TypeSuspendRequest: {"SuspendRequest", OriginSupervisor, func() Body { return new(SuspendRequest) }},
-	TypeReturnCont:     {"ReturnCont", OriginApp, func() Body { return new(ReturnCont) }},
-	TypeStore:          {"Store", OriginApp, func() Body { return new(Store) }},
-	TypeRetrieve:       {"Retrieve", OriginApp, func() Body { return new(Retrieve) }},
-	TypeRetrieveReply:  {"RetrieveReply", OriginReply, func() Body { return new(RetrieveReply) }},
-	TypeStoreSize:      {"StoreSize", OriginApp, func() Body { return new(StoreSize) }},
-	TypeExport:         {"Export", OriginApp, func() Body { return new(Export) }},
-	TypeAttach:         {"Attach", OriginApp, func() Body { return new(Attach) }},
-	TypeAttachSession:  {"AttachSession", OriginSupervisor, func() Body { return new(AttachSession) }},
-	TypeResumed:        {"Resumed", OriginApp, func() Body { return new(Resumed) }},
-	TypeCompatRegister: {"CompatRegister", OriginApp, func() Body { return new(CompatRegister) }},
-	TypeCompatGet:      {"CompatGet", OriginApp, func() Body { return new(CompatGet) }},
-	TypeCompatReply:    {"CompatReply", OriginReply, func() Body { return new(CompatReply) }},
+	TypeHello:          {"Hello", OriginApp, func() Body { return new(Hello) }, false},
+	TypeHelloReply:     {"HelloReply", OriginReply, func() Body { return new(HelloReply) }, true},
+	TypeAck:            {"Ack", OriginReply, func() Body { return new(Ack) }, false},
+	TypeError:          {"Error", OriginReply, func() Body { return new(Error) }, false},
+	TypeGetSession:     {"GetSession", OriginApp, func() Body { return new(GetSession) }, false},
+	TypeSessionClose:   {"SessionClose", OriginApp, func() Body { return new(SessionClose) }, false},
+	TypeSuspendRequest: {"SuspendRequest", OriginSupervisor, func() Body { return new(SuspendRequest) }, false},
+	TypeReturnCont:     {"ReturnCont", OriginApp, func() Body { return new(ReturnCont) }, false},
+	TypeStore:          {"Store", OriginApp, func() Body { return new(Store) }, false},
+	TypeRetrieve:       {"Retrieve", OriginApp, func() Body { return new(Retrieve) }, false},
+	TypeRetrieveReply:  {"RetrieveReply", OriginReply, func() Body { return new(RetrieveReply) }, true},
+	TypeStoreSize:      {"StoreSize", OriginApp, func() Body { return new(StoreSize) }, false},
+	TypeExport:         {"Export", OriginApp, func() Body { return new(Export) }, false},
+	TypeAttach:         {"Attach", OriginApp, func() Body { return new(Attach) }, false},
+	TypeAttachSession:  {"AttachSession", OriginSupervisor, func() Body { return new(AttachSession) }, false},
+	TypeResumed:        {"Resumed", OriginApp, func() Body { return new(Resumed) }, false},
+	TypeCompatRegister: {"CompatRegister", OriginApp, func() Body { return new(CompatRegister) }, false},
+	TypeCompatGet:      {"CompatGet", OriginApp, func() Body { return new(CompatGet) }, false},
+	TypeCompatReply:    {"CompatReply", OriginReply, func() Body { return new(CompatReply) }, true},
 }
 
 // Types returns every message type of this version, in numeric order.
@@ -106,6 +110,21 @@ func (t Type) Known() bool {
 
 // Origin returns who may send t; 0 for an unknown type.
 func (t Type) Origin() Origin { return types[t].origin }
+
+// SentBy reports whether side (OriginApp or OriginSupervisor) may send
+// messages of type t. Decode cannot know which side sent a record; a receiver
+// rejects a message its peer may not send (an app sending AttachSession) as
+// CodeBadMessage.
+func (t Type) SentBy(side Origin) bool {
+	info, ok := types[t]
+	switch {
+	case !ok || side != OriginApp && side != OriginSupervisor:
+		return false
+	case info.origin == OriginReply:
+		return side == OriginSupervisor || !info.supervisorOnly
+	}
+	return info.origin == side
+}
 
 // checkID reports whether id may label a message of type t.
 func (t Type) checkID(id uint64) error {

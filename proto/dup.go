@@ -1,8 +1,5 @@
 package proto
 
-// MaxItems bounds every repeated field except slots, which MaxFDs bounds.
-const MaxItems = 1 << 16
-
 // firstDup returns the first pair i < j whose keys are equal, among n keys.
 func firstDup[K comparable](n int, key func(int) K) (i, j int, found bool) {
 	if n <= 16 {
