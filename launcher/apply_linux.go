@@ -49,7 +49,7 @@ func (c *config) closeOthers() error {
 	}
 	for _, name := range names {
 		fd, err := strconv.Atoi(name)
-		if err != nil || slices.Contains(c.Keep, fd) {
+		if _, kept := slices.BinarySearch(c.Keep, fd); err != nil || kept {
 			continue
 		}
 		// EBADF: the directory's own descriptor, closed meanwhile.

@@ -95,26 +95,34 @@ func TestStartFailures(t *testing.T) {
 	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	run := func(args ...string) func(*Spec) {
+		return func(s *Spec) { s.Process.Args = args }
+	}
 	cases := []struct {
 		name       string
-		args       []string
-		path, cwd  string
+		edit       func(*Spec)
 		op, opPath string
 		errno      syscall.Errno
 	}{
-		{"not in PATH", []string{"launcher-no-such-program"}, "/nonexistent:/usr/bin:/bin", "/", "exec", "launcher-no-such-program", syscall.ENOENT},
-		{"missing file", []string{"/nonexistent/program"}, "", "/", "exec", "/nonexistent/program", syscall.ENOENT},
-		{"not executable", []string{plain}, "", "/", "exec", plain, syscall.EACCES},
-		{"only a non-executable in PATH", []string{"plain"}, dir + ":/nonexistent", "/", "exec", "plain", syscall.EACCES},
-		{"relative to cwd", []string{"./true"}, "/usr/bin:/bin", dir, "exec", "./true", syscall.ENOENT},
-		{"bad cwd", []string{"/bin/true"}, "", "/nonexistent", "chdir", "/nonexistent", syscall.ENOENT},
+		{"not in PATH", func(s *Spec) {
+			s.Process.Args, s.Process.Env = []string{"launcher-no-such-program"}, []string{"PATH=/nonexistent:/usr/bin:/bin"}
+		}, "exec", "launcher-no-such-program", syscall.ENOENT},
+		{"missing file", run("/nonexistent/program"), "exec", "/nonexistent/program", syscall.ENOENT},
+		{"not executable", run(plain), "exec", plain, syscall.EACCES},
+		{"only a non-executable in PATH", func(s *Spec) {
+			s.Process.Args, s.Process.Env = []string{"plain"}, []string{"PATH=" + dir + ":/nonexistent"}
+		}, "exec", "plain", syscall.EACCES},
+		{"relative to cwd", func(s *Spec) { s.Process.Args, s.Process.Cwd = []string{"./true"}, dir }, "exec", "./true", syscall.ENOENT},
+		{"bad cwd", func(s *Spec) { s.Process.Cwd = "/nonexistent" }, "chdir", "/nonexistent", syscall.ENOENT},
+		{"rlimit above nr_open", func(s *Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1 << 40, Hard: 1 << 40}}
+		}, "setrlimit", "RLIMIT_NOFILE", syscall.EPERM},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			checkLeaks(t)
-			spec := programSpec(t, c.args...)
-			spec.Process.Env = []string{"PATH=" + c.path}
-			spec.Process.Cwd = c.cwd
+			spec := programSpec(t, "true")
+			c.edit(&spec)
 			p, err := Start(spec)
 			var se *StartError
 			if !errors.As(err, &se) || se.Op != c.op || se.Path != c.opPath || !errors.Is(err, c.errno) {
