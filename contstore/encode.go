@@ -128,7 +128,9 @@ func (f framed) decode(withStore bool) (c Continuation, err error) {
 
 func inflateStore(packed []byte, rawLen int) ([]Entry, error) {
 	_, dec := codec()
-	raw, err := dec.DecodeAll(packed, make([]byte, 0, rawLen))
+	// The header's length sizes the buffer, but only up to a bound: a
+	// damaged header must not allocate MaxStoreBytes up front.
+	raw, err := dec.DecodeAll(packed, make([]byte, 0, min(rawLen, 1<<20)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompress store: %v", ErrCorrupt, err)
 	}

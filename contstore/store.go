@@ -88,6 +88,9 @@ func open(path string, opts Options) (*Store, error) {
 			Timeout:  opts.Timeout, // the lock is ours already; bbolt's flock succeeds at once
 			ReadOnly: opts.ReadOnly,
 			OpenFile: openFile,
+			// Read the freelist now, under guard, not first in tx.Check's
+			// goroutine (bbolt always does for a writer).
+			PreLoadFreelist: true,
 		})
 		return err
 	})
