@@ -35,8 +35,8 @@
 //	m, err := proto.Decode(rec)
 //	if r, ok := m.Body.(*proto.Resumed); ok { ... }
 //
-// A receiver first checks the descriptors that arrived against DeclaredFDs,
-// then decodes. Every error says what was wrong (a *FieldError names the
+// A receiver first checks the descriptors that arrived against DeclaredFDs
+// (it has the signature of fdpass.DeclaredCount), then decodes. Every error says what was wrong (a *FieldError names the
 // field), and CodeOf maps it to the ErrorCode to answer with.
 //
 // Requests and replies are matched by id. Each side numbers its own requests
@@ -49,10 +49,11 @@
 // Decode validates a message completely: framing, every field, the rules
 // across fields (a complete continuation has an exec description, slots have
 // distinct fd numbers, ...) and that the declared descriptor count matches
-// the body. It does not check that the descriptors actually arrived, nor
-// anything that needs state (does the session exist, is the peer allowed):
-// that is the receiver's job. Encode applies the same rules, so anything it
-// produces decodes.
+// the body. It does not check that the descriptors actually arrived, that
+// the peer may send that type at all (Type.SentBy: an app sending
+// AttachSession), nor anything that needs state (does the session exist,
+// does it belong to the peer): that is the receiver's job. Encode applies
+// the same rules, so anything it produces decodes.
 //
 // Claims in messages (Hello's pid and app name) are diagnostics: the
 // supervisor identifies a peer by SO_PEERCRED and cgroup, never by them.
