@@ -9,7 +9,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,14 +49,14 @@ func withoutCgroupKill() Option { return func(c *config) { c.noCgroupKill = true
 // orphan, removes the parent, and checks that no cgroup directory and no
 // descriptor is left.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	m        *Manager
 	parent   string
 	fds      int
 	children []*child
 }
 
-func newEnv(t *testing.T, opts ...Option) *env {
+func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
 	requireRoot(t)
 	e := &env{t: t, parent: "migrate-test-" + randomHex(t), fds: countFDs(t)}
@@ -73,14 +72,14 @@ func newEnv(t *testing.T, opts ...Option) *env {
 	return e
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: makes cgroups under /sys/fs/cgroup")
 	}
 }
 
-func randomHex(t *testing.T) string {
+func randomHex(t testing.TB) string {
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -188,7 +187,7 @@ func startChild(name string, env []string) (*child, error) {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-func (c *child) send(t *testing.T, line string) {
+func (c *child) send(t testing.TB, line string) {
 	t.Helper()
 	if _, err := c.in.WriteString(line + "\n"); err != nil {
 		t.Fatalf("write to helper %d: %v", c.pid(), err)
@@ -197,7 +196,7 @@ func (c *child) send(t *testing.T, line string) {
 
 // line reads one line from the child, failing the test on EOF or after
 // ioTimeout.
-func (c *child) line(t *testing.T) string {
+func (c *child) line(t testing.TB) string {
 	t.Helper()
 	c.out.SetReadDeadline(time.Now().Add(ioTimeout))
 	s, err := c.r.ReadString('\n')
@@ -208,7 +207,7 @@ func (c *child) line(t *testing.T) string {
 }
 
 // wait closes the child's stdin and reaps it.
-func (c *child) wait(t *testing.T) *os.ProcessState {
+func (c *child) wait(t testing.TB) *os.ProcessState {
 	t.Helper()
 	c.in.Close()
 	err := c.cmd.Wait()
@@ -230,7 +229,7 @@ func (c *child) kill() {
 	}
 }
 
-func (c *child) reap(t *testing.T) {
+func (c *child) reap(t testing.TB) {
 	if !c.done {
 		c.cmd.Wait()
 		c.out.Close()
@@ -240,7 +239,7 @@ func (c *child) reap(t *testing.T) {
 
 // reapOrphans reaps the processes reparented to the test process (see
 // TestMain). A child still running at this point escaped its group.
-func reapOrphans(t *testing.T) {
+func reapOrphans(t testing.TB) {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -257,59 +256,10 @@ func reapOrphans(t *testing.T) {
 	}
 }
 
-func countFDs(t *testing.T) int {
+func countFDs(t testing.TB) int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return len(ents)
-}
-
-// cgroupMounts returns every cgroup and cgroup2 mount under DefaultRoot,
-// including the hierarchies accounting does not use.
-func cgroupMounts(t *testing.T) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mounts, err := parseMountinfo(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range mounts {
-		if (e.fstype == "cgroup" || e.fstype == "cgroup2") && strings.HasPrefix(e.point, DefaultRoot+"/") {
-			out = append(out, e.point)
-		}
-	}
-	return out
-}
-
-// assertNoCgroup checks that no hierarchy has a cgroup named parent.
-func assertNoCgroup(t *testing.T, parent string) {
-	for _, mnt := range cgroupMounts(t) {
-		if _, err := os.Lstat(filepath.Join(mnt, parent)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("left behind: %s (%v)", filepath.Join(mnt, parent), err)
-		}
-	}
-}
-
-// forceRemove is the last resort of a failed cleanup: it kills whatever
-// is in any cgroup named parent and removes them, so that a failing test
-// leaves the host clean.
-func forceRemove(t *testing.T, parent string) {
-	for _, mnt := range cgroupMounts(t) {
-		dir := filepath.Join(mnt, parent)
-		writeCgroupFile(filepath.Join(dir, "freezer.state"), "THAWED")
-		writeCgroupFile(filepath.Join(dir, "cgroup.kill"), "1")
-		pids, _ := procsUnder([]string{dir})
-		for _, p := range pids {
-			unix.Kill(p, unix.SIGKILL)
-		}
-		if err := removeTree(dir, time.Now().Add(5*time.Second)); err != nil {
-			t.Errorf("force remove %s: %v", dir, err)
-		}
-	}
-	reapOrphans(t)
 }
