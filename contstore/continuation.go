@@ -17,9 +17,13 @@ import (
 // be a stored session of the same App, and its ID must be new (ErrExists).
 // A failed Put writes nothing.
 func (s *Store) Put(c *Continuation) error {
+	op := "put continuation"
+	if !c.ID.IsZero() {
+		op += " " + c.ID.String()
+	}
 	rec, val, err := newRecord(c)
 	if err != nil {
-		return fmt.Errorf("put continuation %s: %w", rec.ID, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	keys := keysOf(&rec)
 	err = s.update(func(tx *bolt.Tx) error {
@@ -36,7 +40,7 @@ func (s *Store) Put(c *Continuation) error {
 		return keys.put(tx)
 	})
 	if err != nil {
-		return fmt.Errorf("put continuation %s: %w", rec.ID, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	*c = rec
 	return nil
@@ -176,7 +180,7 @@ func selectIDs(tx *bolt.Tx, f Filter) ([]ID, error) {
 	case f.State != "":
 		err = scanPrefix(tx.Bucket(bucketByState), statePrefix(f.State, f.App), collect)
 	case f.App != "":
-		for _, st := range States {
+		for _, st := range allStates {
 			if err = scanPrefix(tx.Bucket(bucketByState), statePrefix(st, f.App), collect); err != nil {
 				break
 			}

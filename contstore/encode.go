@@ -57,7 +57,7 @@ func encodeRecord(c *Continuation) ([]byte, error) {
 }
 
 // marshalHeader is the JSON part: c without Store and without the counts
-// the framing already carries.
+// decoding derives (FDsBefore from Slots, the sizes from the framing).
 func marshalHeader(c *Continuation) ([]byte, error) {
 	h := *c
 	h.Store, h.FDsBefore, h.StoreRawBytes, h.StoreCompressedBytes = nil, 0, 0, 0

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // makeStore creates a store at path holding n full continuations and
@@ -148,5 +151,39 @@ func TestOpenCorruptFiles(t *testing.T) {
 				t.Error("Open changed a corrupt file")
 			}
 		})
+	}
+}
+
+func TestStoreFileIsCloseOnExec(t *testing.T) {
+	s := newTestStore(t)
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, fd := range fds {
+		target, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err != nil || target != s.Path() {
+			continue
+		}
+		found++
+		info, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flags int64
+		for _, line := range strings.Split(string(info), "\n") {
+			if v, ok := strings.CutPrefix(line, "flags:"); ok {
+				if flags, err = strconv.ParseInt(strings.TrimSpace(v), 8, 64); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if flags&unix.O_CLOEXEC == 0 {
+			t.Errorf("descriptor %s on the store has flags %#o, without O_CLOEXEC", fd.Name(), flags)
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d descriptors on the store, want 1", found)
 	}
 }

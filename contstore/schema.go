@@ -43,18 +43,14 @@ var allBuckets = [][]byte{
 // metaSchemaKey holds SchemaVersion as decimal text. SetMeta refuses it.
 const metaSchemaKey = "schema-version"
 
-// initSchema creates the buckets of a fresh file, or checks the version of
-// an existing one.
-func initSchema(tx *bolt.Tx) error {
-	if tx.Bucket(bucketMeta) == nil && isEmpty(tx) {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucket(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
+// createSchema makes a fresh file a store: the buckets and the version.
+func createSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
-		return tx.Bucket(bucketMeta).Put([]byte(metaSchemaKey), []byte(strconv.Itoa(SchemaVersion)))
 	}
-	return checkSchema(tx)
+	return tx.Bucket(bucketMeta).Put([]byte(metaSchemaKey), []byte(strconv.Itoa(SchemaVersion)))
 }
 
 func isEmpty(tx *bolt.Tx) bool {

@@ -1,5 +1,7 @@
 package contstore
 
+import "slices"
+
 // Kind is the layer of a continuation (the paper's Fig. 3).
 type Kind string
 
@@ -53,12 +55,14 @@ const (
 	StateLost       State = "lost"
 )
 
-// States lists every state in the order of the diagram, for callers that
-// report counts by state.
-var States = []State{
+var allStates = [...]State{
 	StateSuspending, StateSuspended, StateResuming, StateResumed,
 	StateDropped, StateExpired, StateLost,
 }
+
+// States returns every state in the order of the table above, for callers
+// that report counts by state.
+func States() []State { return slices.Clone(allStates[:]) }
 
 var transitions = map[State][]State{
 	StateSuspending: {StateSuspended, StateDropped, StateLost},
@@ -68,7 +72,7 @@ var transitions = map[State][]State{
 
 // Valid reports whether s is one of the states above.
 func (s State) Valid() bool {
-	for _, known := range States {
+	for _, known := range allStates {
 		if s == known {
 			return true
 		}

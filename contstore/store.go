@@ -123,7 +123,7 @@ func (s *Store) prepare(check bool) error {
 	case empty && s.readOnly:
 		return &SchemaError{Found: 0, Supported: SchemaVersion}
 	case empty:
-		err = guard(func() error { return s.db.Update(initSchema) })
+		err = guard(func() error { return s.db.Update(createSchema) })
 	case check:
 		err = s.Check()
 	}

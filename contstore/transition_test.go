@@ -95,20 +95,20 @@ func TestStateMachine(t *testing.T) {
 	reached := map[State]bool{StateSuspending: true, StateSuspended: true}
 	for changed := true; changed; {
 		changed = false
-		for _, from := range States {
-			for _, to := range States {
+		for _, from := range allStates {
+			for _, to := range allStates {
 				if reached[from] && !reached[to] && CanTransition(from, to) {
 					reached[to], changed = true, true
 				}
 			}
 		}
 	}
-	for _, st := range States {
+	for _, st := range allStates {
 		if !reached[st] {
 			t.Errorf("state %s cannot be reached", st)
 		}
 		exits := 0
-		for _, to := range States {
+		for _, to := range allStates {
 			if CanTransition(st, to) {
 				exits++
 			}
