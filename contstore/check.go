@@ -2,7 +2,6 @@ package contstore
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -54,67 +53,80 @@ func (s *Store) Check() error {
 	return fmt.Errorf("check store %s: %w: %s%s", s.path, ErrCorrupt, strings.Join(problems, "; "), more)
 }
 
+// checker gathers the problems Check finds.
+type checker struct {
+	tx       *bolt.Tx
+	problems []string
+	owned    map[string]int // index bucket → entries the decoded records own
+}
+
+func (c *checker) report(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
 // checkRecords checks this package's invariants and returns the problems.
 func checkRecords(tx *bolt.Tx) []string {
 	if err := checkSchema(tx); err != nil {
 		return []string{err.Error()}
 	}
-	var problems []string
-	report := func(format string, args ...any) {
-		problems = append(problems, fmt.Sprintf(format, args...))
-	}
-	want := map[string]int{} // index bucket → entries the records own
-	_ = tx.Bucket(bucketContinuations).ForEach(func(k, v []byte) error {
-		c, err := decodeRecord(v, true)
-		switch {
-		case err != nil:
-			report("continuation %s: %v", keyName(k), err)
-			return nil
-		case !bytes.Equal(k, c.ID[:]):
-			report("continuation %s: record says it is %s", keyName(k), c.ID)
-			return nil
-		}
-		if err := validateRecord(&c); err != nil {
-			report("continuation %s: %v", c.ID, err)
-		}
-		if err := sessionOwnedBy(tx, c.Session, c.App); err != nil {
-			report("continuation %s: %v", c.ID, err)
-		}
-		for _, e := range keysOf(&c).entries() {
-			want[string(e.bucket)]++
-			if _, ok := lookup(tx.Bucket(e.bucket), e.key); !ok {
-				report("continuation %s: no %s index entry", c.ID, e.bucket)
-			}
-		}
-		return nil
-	})
+	c := &checker{tx: tx, owned: map[string]int{}}
+	_ = tx.Bucket(bucketContinuations).ForEach(c.continuation)
 	for _, name := range [][]byte{bucketByState, bucketBySession, bucketExpiry} {
-		if n := tx.Bucket(name).Stats().KeyN; n != want[string(name)] {
-			report("index %s holds %d entries, the continuations own %d", name, n, want[string(name)])
+		if n := tx.Bucket(name).Stats().KeyN; n != c.owned[string(name)] {
+			c.report("index %s holds %d entries, the continuations own %d", name, n, c.owned[string(name)])
 		}
 	}
-	_ = tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-		sess, err := decodeSession(string(k), v)
-		if err == nil {
-			err = validateSession(&sess)
-		}
-		if err != nil {
-			report("session %q: %v", k, err)
-		}
+	_ = tx.Bucket(bucketSessions).ForEach(c.session)
+	_ = tx.Bucket(bucketCompat).ForEach(c.compat)
+	return c.problems
+}
+
+// continuation checks one record and that its index entries exist.
+func (c *checker) continuation(k, v []byte) error {
+	rec, err := decodeRecord(v, true)
+	switch {
+	case err != nil:
+		c.report("continuation %s: %v", keyName(k), err)
 		return nil
-	})
-	_ = tx.Bucket(bucketCompat).ForEach(func(k, v []byte) error {
-		var tags []Tag
-		err := json.Unmarshal(v, &tags)
-		if err == nil {
-			err = validateTags("tags", tags)
-		}
-		if err != nil {
-			report("compat vector of %q: %v", k, err)
-		}
+	case !bytes.Equal(k, rec.ID[:]):
+		c.report("continuation %s: record says it is %s", keyName(k), rec.ID)
 		return nil
-	})
-	return problems
+	}
+	if err := validateRecord(&rec); err != nil {
+		c.report("continuation %s: %v", rec.ID, err)
+	}
+	if err := sessionOwnedBy(c.tx, rec.Session, rec.App); err != nil {
+		c.report("continuation %s: %v", rec.ID, err)
+	}
+	for _, e := range keysOf(&rec).entries() {
+		c.owned[string(e.bucket)]++
+		if _, ok := lookup(c.tx.Bucket(e.bucket), e.key); !ok {
+			c.report("continuation %s: no %s index entry", rec.ID, e.bucket)
+		}
+	}
+	return nil
+}
+
+func (c *checker) session(k, v []byte) error {
+	sess, err := decodeSession(string(k), v)
+	if err == nil {
+		err = validateSession(&sess)
+	}
+	if err != nil {
+		c.report("session %q: %v", k, err)
+	}
+	return nil
+}
+
+func (c *checker) compat(k, v []byte) error {
+	tags, err := decodeTags(v)
+	if err == nil {
+		err = validateTags("tags", tags)
+	}
+	if err != nil {
+		c.report("compat vector of %q: %v", k, err)
+	}
+	return nil
 }
 
 // lookup finds key in b. It seeks rather than calls Get, which may return

@@ -43,13 +43,20 @@ func (s *Store) GetCompat(app string) ([]Tag, error) {
 		if val == nil {
 			return ErrNotFound
 		}
-		if err := json.Unmarshal(val, &tags); err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		return nil
+		var err error
+		tags, err = decodeTags(val)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get compat vector of %q: %w", app, err)
+	}
+	return tags, nil
+}
+
+func decodeTags(val []byte) ([]Tag, error) {
+	var tags []Tag
+	if err := json.Unmarshal(val, &tags); err != nil {
+		return nil, fmt.Errorf("%w: compat vector: %v", ErrCorrupt, err)
 	}
 	return tags, nil
 }

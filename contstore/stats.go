@@ -24,8 +24,8 @@ type Stats struct {
 	TxID int
 }
 
-// Stats counts the store's contents. It reads every record's header but
-// decompresses nothing.
+// Stats counts the store's contents. It reads the framing of every record
+// but decodes and decompresses nothing.
 func (s *Store) Stats() (Stats, error) {
 	st := Stats{ByState: make(map[State]int)}
 	err := s.view(func(tx *bolt.Tx) error {

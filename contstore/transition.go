@@ -1,9 +1,7 @@
 package contstore
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,77 +19,43 @@ func (s *Store) Transition(id ID, from, to State) error {
 		return fmt.Errorf("transition %s from %s to %s: %w", id, from, to, ErrTransition)
 	}
 	now := time.Now().Round(0).UTC() // outside the function Batch may repeat
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketContinuations)
-		val := b.Get(id[:])
-		if val == nil {
-			return ErrNotFound
-		}
-		f, err := unframe(val)
-		if err != nil {
-			return err
-		}
-		c, err := f.decode(false)
-		if err != nil {
-			return err
-		}
-		if c.State != from {
-			return &StateError{ID: id, Expected: from, Actual: c.State}
-		}
-		old := keysOf(&c)
-		c.State, c.Changed = to, now
-		js, err := marshalHeader(&c)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(id[:], frame(f.rawLen, js, f.packed)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketByState).Delete(old.state); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketByState).Put(keysOf(&c).state, nil)
-	})
+	err := s.update(func(tx *bolt.Tx) error { return moveState(tx, id, from, to, now) })
 	if err != nil {
 		return fmt.Errorf("transition %s from %s to %s: %w", id, from, to, err)
 	}
 	return nil
 }
 
-// ExpiredBefore returns the IDs of the continuations whose Expires is
-// before t, soonest first, whatever their state: the garbage collector
-// moves those still suspended to expired (Transition) and deletes the ones
-// already final. Continuations without an expiry never appear.
-func (s *Store) ExpiredBefore(t time.Time) ([]ID, error) {
-	var ids []ID
-	limit := expiryLimit(t)
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketExpiry).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) != 8+len(ID{}) {
-				return fmt.Errorf("%w: expiry index key of %d bytes", ErrCorrupt, len(k))
-			}
-			if binary.BigEndian.Uint64(k) >= limit {
-				break
-			}
-			id, _ := idSuffix(k)
-			ids = append(ids, id)
-		}
-		return nil
-	})
+// moveState is Transition's write: it rewrites the record's JSON part (the
+// compressed store is copied as it is) and moves its by-state entry.
+func moveState(tx *bolt.Tx, id ID, from, to State, now time.Time) error {
+	b := tx.Bucket(bucketContinuations)
+	val := b.Get(id[:])
+	if val == nil {
+		return ErrNotFound
+	}
+	f, err := unframe(val)
 	if err != nil {
-		return nil, fmt.Errorf("list continuations expired before %s: %w", t, err)
+		return err
 	}
-	return ids, nil
-}
-
-// expiryLimit is t as an expiry index time, clamped to the index's range.
-func expiryLimit(t time.Time) uint64 {
-	switch {
-	case !t.After(time.Unix(0, 0)):
-		return 0
-	case t.After(maxUnixNano):
-		return math.MaxUint64
+	c, err := f.decode(false)
+	if err != nil {
+		return err
 	}
-	return uint64(t.UnixNano())
+	if c.State != from {
+		return &StateError{ID: id, Expected: from, Actual: c.State}
+	}
+	old := keysOf(&c)
+	c.State, c.Changed = to, now
+	js, err := marshalHeader(&c)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(id[:], frame(f.rawLen, js, f.packed)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketByState).Delete(old.state); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketByState).Put(keysOf(&c).state, nil)
 }

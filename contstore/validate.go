@@ -73,16 +73,16 @@ func validateRecord(c *Continuation) error {
 	if len(c.Note) > MaxValueBytes {
 		return invalid("Note", "%d bytes, at most %d", len(c.Note), MaxValueBytes)
 	}
-	for _, check := range []func() error{
-		func() error { return validateTimes(c) },
-		func() error { return validateExec(c.Kind, c.Exec) },
-		func() error { return validateSlots(c.Slots, c.FDsAfter) },
-		func() error { return validateStore(c.Store) },
-		func() error { return validateTags("Compat", c.Compat) },
-		func() error { return validateDeps(c.Session, c.DependsOn) },
+	for _, err := range []error{
+		validateTimes(c),
+		validateExec(c.Kind, c.Exec),
+		validateSlots(c.Slots, c.FDsAfter),
+		validateStore(c.Store),
+		validateTags("Compat", c.Compat),
+		validateDeps(c.Session, c.DependsOn),
 	} {
-		if err := check(); err != nil {
-			return err
+		if err != nil {
+			return err // the first, in field order
 		}
 	}
 	return nil
