@@ -83,6 +83,15 @@
 // completes and Delete finishes later. Manager.Delete removes the leaf and
 // the parent once no group is left.
 //
+// Create of one name from two goroutines at once may succeed twice: it
+// checks, then makes. The supervisor serialises the life cycle of an app.
+//
+// Moving a process into a cgroup (Add, or a launcher writing cgroup.procs)
+// write-locks the kernel's cgroup_threadgroup_rwsem, which waits for an RCU
+// grace period unless the hierarchy is mounted with favordynmods: from a
+// millisecond to tens of milliseconds per hierarchy, and a hybrid host has
+// eight.
+//
 // The Manager's timeout (WithTimeout) bounds every wait; the waits block
 // the calling goroutine.
 package accounting

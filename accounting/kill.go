@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,7 +44,7 @@ func (g *Group) kill(deadline time.Time) error {
 	if len(missing) == len(g.dirs) {
 		return ErrNotFound
 	}
-	if g.v2 != nil && !g.m.cfg.noCgroupKill {
+	if g.v2 != nil && !g.m.cfg.noCgroupKill && !slices.Contains(missing, g.UnifiedPath()) {
 		done, err := g.killUnified(deadline)
 		if err != nil || done {
 			return g.timeoutDetail(err)
@@ -60,10 +60,7 @@ func (g *Group) killUnified(deadline time.Time) (done bool, err error) {
 	dir := g.UnifiedPath()
 	err = writeCgroupFile(filepath.Join(dir, "cgroup.kill"), "1")
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(dir); serr != nil {
-			return false, notFound(serr)
-		}
-		return false, nil // kernel before 5.14
+		return false, nil // kernel before 5.14 (or the group went meanwhile: the loop finds it empty)
 	}
 	if err != nil {
 		return false, err
@@ -161,10 +158,12 @@ func (g *Group) signalAll(sig unix.Signal) error {
 func (g *Group) waitEmpty(until time.Time) error {
 	if g.v2 != nil {
 		err := waitEvent(g.UnifiedPath(), "populated", 0, until)
-		if errors.Is(err, ErrTimeout) {
+		if err == nil || errors.Is(err, ErrTimeout) {
 			return nil
 		}
-		return err
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		} // the unified part is missing: poll the v1 parts
 	}
 	for backoff := time.Millisecond; time.Now().Before(until); backoff = min(2*backoff, 20*time.Millisecond) {
 		pids, err := g.Procs()

@@ -134,6 +134,29 @@ func TestKillEmptyAndDeleted(t *testing.T) {
 	})
 }
 
+// A group that lost its unified directory (a crash half-way) still gets
+// emptied: Kill falls back to the v1 hierarchies.
+func TestKillIncompleteGroup(t *testing.T) {
+	e := newEnv(t)
+	if e.m.Mode() != Hybrid {
+		t.Skip("needs a hybrid host")
+	}
+	g := e.create("app")
+	if err := os.Remove(g.UnifiedPath()); err != nil {
+		t.Fatal(err)
+	}
+	c := e.start("echo")
+	if err := g.Add(c.pid()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Add to a group without its unified directory = %v, want ErrNotFound", err)
+	}
+	if err := g.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if ws := c.wait(t).Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child in the v1 part: %v, want killed", ws)
+	}
+}
+
 // parentOf reads the parent pid from /proc/PID/stat.
 func parentOf(t *testing.T, pid int) int {
 	t.Helper()

@@ -74,8 +74,9 @@ func newManager(parent string, cfg config) (*Manager, error) {
 func (m *Manager) Mode() Mode { return m.mode }
 
 // Groups returns the names of the groups under the parent, in any
-// hierarchy (a group half-removed by a crash is listed, so it can be
-// loaded or re-created and then deleted), sorted. The leaf is not a group.
+// hierarchy (a group half-removed by a crash is listed, so that it can be
+// completed by Create and then deleted), sorted. The leaf is not a group.
+// With Nested and parent ".", every cgroup in the delegated base counts.
 func (m *Manager) Groups() ([]string, error) {
 	set := make(map[string]bool)
 	for _, dir := range m.dirsOf(".") {
