@@ -26,9 +26,10 @@ const roundWait = 100 * time.Millisecond
 // cgroup.events to say "populated 0". Otherwise it repeats a round of
 // freeze, SIGKILL to each listed process (through a pidfd, so a reused pid
 // is never hit), thaw, until the group is empty. Frozen groups are killed
-// too. Kill leaves the group thawed. If processes remain at the Manager's
-// timeout (stuck in the kernel), it fails with ErrTimeout and a
-// *NotEmptyError listing them.
+// too, and Kill leaves the group's freezer set to thawed. If processes
+// remain at the Manager's timeout (stuck in the kernel, or held by a
+// frozen v1 ancestor), it fails with ErrTimeout and a *NotEmptyError
+// listing them.
 func (g *Group) Kill() error {
 	if err := g.kill(g.m.deadline()); err != nil {
 		return fmt.Errorf("kill group %q: %w", g.name, err)
@@ -66,7 +67,7 @@ func (g *Group) killUnified(deadline time.Time) (done bool, err error) {
 		return false, err
 	}
 	// v1-frozen processes act on the SIGKILL only once thawed.
-	if err := g.thawIfAny(deadline); err != nil {
+	if err := g.unfreeze(); err != nil {
 		return false, err
 	}
 	if err := waitEvent(dir, "populated", 0, deadline); err != nil {
@@ -86,10 +87,10 @@ func (g *Group) killLoop(deadline time.Time) error {
 			return err
 		}
 		if len(pids) == 0 {
-			return g.thawIfAny(deadline)
+			return g.unfreeze()
 		}
 		if time.Now().After(deadline) {
-			return errors.Join(ErrTimeout, g.thawIfAny(time.Now().Add(roundWait)))
+			return errors.Join(ErrTimeout, g.unfreeze())
 		}
 		if err := g.killRound(deadline); err != nil {
 			return err
@@ -109,7 +110,7 @@ func (g *Group) killRound(deadline time.Time) error {
 	if err != nil && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrTimeout) {
 		return err // a freezer that cannot even be written; a missing or slow one only weakens the round
 	}
-	return errors.Join(g.signalAll(unix.SIGKILL), g.thawIfAny(deadline))
+	return errors.Join(g.signalAll(unix.SIGKILL), g.unfreeze())
 }
 
 // signalAll sends sig to every process of the group through a pidfd, and
@@ -121,20 +122,14 @@ func (g *Group) signalAll(sig unix.Signal) error {
 	if err != nil {
 		return err
 	}
-	fds := make(map[int]int, len(pids))
+	fds, err := openPidfds(pids)
 	defer func() {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
 	}()
-	for _, pid := range pids {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("open pidfd of %d: %w", pid, err)
-		}
-		if err == nil {
-			fds[pid] = fd
-		}
+	if err != nil {
+		return err
 	}
 	still, err := g.Procs()
 	if err != nil {
@@ -150,6 +145,22 @@ func (g *Group) signalAll(sig unix.Signal) error {
 		}
 	}
 	return nil
+}
+
+// openPidfds opens a pidfd (close-on-exec, as every pidfd) for each pid
+// still alive. The map holds what was opened even on error.
+func openPidfds(pids []int) (map[int]int, error) {
+	fds := make(map[int]int, len(pids))
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		switch {
+		case err == nil:
+			fds[pid] = fd
+		case !errors.Is(err, unix.ESRCH):
+			return fds, fmt.Errorf("open pidfd of %d: %w", pid, err)
+		}
+	}
+	return fds, nil
 }
 
 // waitEmpty waits until the group is empty or until passes; reaching
@@ -175,10 +186,17 @@ func (g *Group) waitEmpty(until time.Time) error {
 	return nil
 }
 
-// thawIfAny thaws the group when it has a freezer.
-func (g *Group) thawIfAny(deadline time.Time) error {
-	if err := g.setFrozen(false, deadline); err != nil && !errors.Is(err, ErrUnsupported) {
-		return err
+// unfreeze writes the group's freezer to thawed without waiting: enough
+// for Kill (a v1-frozen task acts on its SIGKILL once thawed; a v2-frozen
+// one needs nothing), and all that can be done while an ancestor keeps the
+// group frozen.
+func (g *Group) unfreeze() error {
+	v1dir, v2dir := g.freezerDirs()
+	switch {
+	case v1dir != "":
+		return notFound(writeCgroupFile(filepath.Join(v1dir, "freezer.state"), "THAWED"))
+	case v2dir != "":
+		return notFound(writeCgroupFile(filepath.Join(v2dir, "cgroup.freeze"), "0"))
 	}
 	return nil
 }

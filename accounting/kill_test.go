@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/containerd/cgroups/v3/cgroup1"
 
 	"golang.org/x/sys/unix"
 )
@@ -154,6 +158,59 @@ func TestKillIncompleteGroup(t *testing.T) {
 	}
 	if ws := c.wait(t).Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child in the v1 part: %v, want killed", ws)
+	}
+}
+
+// When processes cannot die before the deadline (here: a v1 freezer
+// frozen above the group, which a SIGKILL does not get past) Kill fails
+// with ErrTimeout and names them. Under v2 a frozen ancestor does not stop
+// a SIGKILL, and Kill succeeds.
+func TestKillTimesOut(t *testing.T) {
+	for _, mc := range modeCases {
+		for _, noKill := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/noCgroupKill=%v", mc.name, noKill), func(t *testing.T) {
+				opts := append(slices.Clone(mc.opts), WithTimeout(300*time.Millisecond))
+				if noKill {
+					opts = append(opts, withoutCgroupKill())
+				}
+				killTimesOut(t, newEnv(t, opts...))
+			})
+		}
+	}
+}
+
+func killTimesOut(t *testing.T, e *env) {
+	g := e.create("app")
+	c := e.start("echo")
+	if err := g.Add(c.pid()); err != nil {
+		t.Fatal(err)
+	}
+	// Freeze the parent with the freezer the group uses.
+	var file, frozen, thawed string
+	if s := findV1(e.m.v1, cgroup1.Freezer); s != nil {
+		file, frozen, thawed = filepath.Join(s.mount, s.parent, "freezer.state"), "FROZEN", "THAWED"
+	} else {
+		u := e.m.unified
+		file, frozen, thawed = filepath.Join(u.mount, u.parent, "cgroup.freeze"), "1", "0"
+	}
+	if err := writeCgroupFile(file, frozen); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := writeCgroupFile(file, thawed); err != nil {
+			t.Errorf("thaw the parent: %v", err)
+		}
+	})
+	err := g.Kill()
+	if thawed == "0" {
+		if err != nil {
+			t.Fatalf("Kill under a v2-frozen parent: %v", err)
+		}
+		return
+	}
+	var ne *NotEmptyError
+	if !errors.Is(err, ErrTimeout) || !errors.As(err, &ne) || !slices.Equal(ne.Pids, []int{c.pid()}) {
+		t.Fatalf("Kill of a process held by a frozen v1 parent = %v, want ErrTimeout naming %d", err, c.pid())
 	}
 }
 
