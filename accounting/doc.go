@@ -37,10 +37,12 @@
 // Resources: Memory.Limit and Memory.Reservation, CPU.Shares, CPU.Quota,
 // CPU.Period, CPU.Cpus and CPU.Mems, Pids.Limit. Only the fields set are
 // written; NoLimit removes a limit. On v1 containerd writes them as given;
-// on v2 it converts them (cpu.shares to cpu.weight, quota and period to
-// cpu.max, the reservation to memory.low). Any other field, and any field
-// whose controller the group lacks, fails with ErrUnsupported before
+// on v2 containerd's ToResources converts them (cpu.shares to cpu.weight,
+// the reservation to memory.low) and accounting merges quota and period
+// into cpu.max. Any other field (swap, devices, block I/O, ...), and any
+// field whose controller the group lacks, fails with ErrUnsupported before
 // anything is written; out-of-range values fail with ErrBadResources.
+// Stats reports usage, peaks, OOM kills and limits (Unlimited when none).
 //
 // Freeze and Thaw return once the kernel reports the new state. Kill
 // returns once the group is empty; Delete removes an empty group from
