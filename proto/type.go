@@ -11,7 +11,7 @@ import "fmt"
 //	0x30-0x3f  attribute/value store
 //	0x40-0x4f  attach and resume
 //	0x50-0x5f  compatibility registry
-//	0x60-0x7f  reserved for the control API (migratectl)
+//	0x60-0x7f  the admin API (migratectl, migrate-run): AdminRequest and friends
 //	0x80-0xff  reserved
 type Type uint8
 
@@ -36,6 +36,9 @@ const (
 	TypeCompatRegister Type = 0x50
 	TypeCompatGet      Type = 0x51
 	TypeCompatReply    Type = 0x52
+	TypeAdminRequest   Type = 0x60
+	TypeAdminReply     Type = 0x61
+	TypeAdminStartApp  Type = 0x62
 )
 
 // Origin says who may send a message type, and so which id space its ID
@@ -81,6 +84,9 @@ var types = map[Type]typeInfo{
 	TypeCompatRegister: {"CompatRegister", OriginApp, func() Body { return new(CompatRegister) }, false},
 	TypeCompatGet:      {"CompatGet", OriginApp, func() Body { return new(CompatGet) }, false},
 	TypeCompatReply:    {"CompatReply", OriginReply, func() Body { return new(CompatReply) }, true},
+	TypeAdminRequest:   {"AdminRequest", OriginApp, func() Body { return new(AdminRequest) }, false},
+	TypeAdminReply:     {"AdminReply", OriginReply, func() Body { return new(AdminReply) }, true},
+	TypeAdminStartApp:  {"AdminStartApp", OriginApp, func() Body { return new(AdminStartApp) }, false},
 }
 
 // Types returns every message type of this version, in numeric order.
