@@ -52,7 +52,7 @@ func startServer(t *testing.T, files []*os.File, argv ...string) *server {
 		argv = append([]string{exe}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), asMain+"=1", "MIGRATE_SOCKET=", "EXE="+exe)
+	cmd.Env = append(os.Environ(), asMain+"=1", "EXE="+exe)
 	cmd.ExtraFiles = files
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -103,6 +103,7 @@ func (s *server) expect(t *testing.T, prefix string) string {
 }
 
 func TestStreamsToEachClientFromAChildOfItsOwn(t *testing.T) {
+	t.Setenv("MIGRATE_SOCKET", "") // no supervisor
 	s := startServer(t, nil, "--addr", "127.0.0.1:0", "--interval", "1ms")
 	type result struct {
 		code     int
@@ -145,6 +146,7 @@ func TestStreamsToEachClientFromAChildOfItsOwn(t *testing.T) {
 }
 
 func TestTakesItsSocketFromListenFDs(t *testing.T) {
+	t.Setenv("MIGRATE_SOCKET", "")
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

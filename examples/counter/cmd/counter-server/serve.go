@@ -20,6 +20,10 @@ import (
 // connFD is where the parent puts the client's connection.
 const connFD = 3
 
+// closeTimeout bounds the wait for the supervisor to drop a session whose
+// client left.
+const closeTimeout = 5 * time.Second
+
 // stream is one client's stream in a child.
 type stream struct {
 	conn     net.Conn
@@ -156,6 +160,8 @@ func (s *stream) gone(ctx context.Context, err error) {
 	s.log("client %s gone at %d: %v", s.conn.RemoteAddr(), s.next, err)
 	s.conn.Close()
 	if s.sess != nil {
+		ctx, cancel := context.WithTimeout(ctx, closeTimeout)
+		defer cancel()
 		if err := s.sess.Close(ctx); err != nil {
 			s.log("close session: %v", err)
 		}
