@@ -1,0 +1,59 @@
+// Command migratectl inspects and drives a migrate supervisor — the daemon
+// migrated, or the one migrate-run embeds — over its control socket.
+//
+//	migratectl [--socket PATH] [--json] [--timeout D] COMMAND
+//
+//	apps                            the apps and their processes
+//	sessions [--app A]              live sessions
+//	list [--app A] [--state S]      stored continuations
+//	show ID [--values]              one continuation: slots, store, exec
+//	suspend SESSION                 suspend a session (and its dependents)
+//	resume ID                       resume a continuation, wait until it runs
+//	drop ID                         discard a suspended continuation
+//	gc                              expire what is due now
+//	stats                           counts and descriptor accounting
+//	completion bash|zsh|fish|powershell
+//
+// Human output is aligned tables; --json prints the supervisor's reply
+// document as it is, one JSON value per command. Errors go to stderr as
+// "migratectl: ..."; the exit status is 1 when the operation failed and 2
+// when the command line is wrong.
+//
+// The socket defaults to the supervisor's own default
+// (/run/migrate/migrated.sock as root, $XDG_RUNTIME_DIR/migrate/migrated.sock
+// otherwise), so migratectl reaches a migrated and a migrate-run alike. The
+// supervisor answers only its own uid and root, and only processes outside
+// its apps.
+package main
+
+import (
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the operation failed
+	exitUsage = 2 // the command line is wrong
+)
+
+// run executes one command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	cli := newCLI(stdout, stderr)
+	cmd := cli.command()
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err == nil {
+		return exitOK
+	}
+	cli.printErr(err)
+	if !cli.started || isUsage(err) {
+		return exitUsage
+	}
+	return exitFail
+}

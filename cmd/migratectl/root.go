@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/migrate-run/migrate/proto"
+	"github.com/migrate-run/migrate/supervisor"
+)
+
+// cli is one run of migratectl: its global flags and where it writes.
+type cli struct {
+	stdout, stderr io.Writer
+	socket         string
+	json           bool
+	timeout        time.Duration
+	// started is set once the command line parsed and a command runs; an
+	// error before that is a usage error.
+	started bool
+	now     func() time.Time
+}
+
+func newCLI(stdout, stderr io.Writer) *cli {
+	return &cli{stdout: stdout, stderr: stderr, now: time.Now}
+}
+
+// command builds the command tree.
+func (c *cli) command() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "migratectl",
+		Short: "Inspect and drive a migrate supervisor",
+		Long: "migratectl talks to the supervisor of migrated or migrate-run over its control socket:\n" +
+			"it lists apps, sessions and continuations, suspends sessions and resumes them.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			c.started = true
+		},
+	}
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.socket, "socket", supervisor.DefaultSocket(), "the supervisor's control socket")
+	pf.BoolVar(&c.json, "json", false, "print the supervisor's JSON reply as it is")
+	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up on the supervisor after this long (0: wait forever)")
+	root.AddCommand(c.appsCmd(), c.sessionsCmd(), c.listCmd(), c.showCmd(), c.suspendCmd(),
+		c.resumeCmd(), c.dropCmd(), c.gcCmd(), c.statsCmd())
+	return root
+}
+
+// do sends one admin request and returns its JSON document; op and object
+// name it in errors ("resume", "continuation 42").
+func (c *cli) do(ctx context.Context, req *proto.AdminRequest, op, object string) ([]byte, error) {
+	if c.timeout < 0 {
+		return nil, usagef("--timeout %v is negative", c.timeout)
+	}
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	ac, err := supervisor.Dial(c.socket)
+	if err != nil {
+		return nil, dialError(c.socket, err)
+	}
+	defer ac.Close()
+	js, err := ac.Do(ctx, req)
+	if err != nil {
+		return nil, opError(op, object, c.timeout.String(), err)
+	}
+	return js, nil
+}
+
+// query runs req and either prints its document (--json) or decodes it
+// into out and calls human.
+func (c *cli) query(cmd *cobra.Command, req *proto.AdminRequest, op, object string, out any, human func() error) error {
+	js, err := c.do(cmd.Context(), req, op, object)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := fmt.Fprintf(c.stdout, "%s\n", js)
+		return err
+	}
+	if err := json.Unmarshal(js, out); err != nil {
+		return fmt.Errorf("%s: read the supervisor's reply: %w", op, err)
+	}
+	return human()
+}
+
+// idArg checks that the command has exactly one argument, a positive
+// decimal id of what (a "continuation", a "session").
+func idArg(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("expected one %s id, got %d arguments", what, len(args))
+		}
+		if _, err := parseID(what, args[0]); err != nil {
+			return err
+		}
+		return nil
+	}
+}
+
+func parseID(what, s string) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v == 0 {
+		return 0, usagef("%q is not a %s id (a positive decimal number)", s, what)
+	}
+	return v, nil
+}
+
+// noArgs refuses positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.Name(), args)
+	}
+	return nil
+}
