@@ -109,7 +109,6 @@ func runClient(addr string, count int) <-chan result {
 	return done
 }
 
-
 func TestEveryClientGetsTheSameStream(t *testing.T) {
 	t.Setenv("MIGRATE_SOCKET", "")
 	s := startServer(t, "--addr", "127.0.0.1:0", "--interval", "1ms")
