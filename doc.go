@@ -89,7 +89,8 @@
 // sessions outlive the control connection at the supervisor: a Client that
 // reconnects does not get the old connection's sessions back.
 //
-// Resumed leaves MIGRATE_CONT, MIGRATE_PID and MIGRATE_CONT_ID in the
-// environment, so children the resumed process starts inherit them; the
-// default Exec of a continuation drops them.
+// Resumed consumes MIGRATE_CONT, MIGRATE_PID and MIGRATE_CONT_ID (it
+// unsets them once it has the connection), so children of the resumed
+// process do not inherit them; the default Exec of a continuation drops
+// them too.
 package migrate

@@ -51,7 +51,10 @@ func IsContinuation() bool {
 // get_session(MIGRATE_CONT)). ok is false, with a nil error, when
 // MIGRATE_CONT is not set. The environment is checked strictly: all three
 // variables, plain decimal, MIGRATE_CONT naming an open socket; anything
-// else is ErrBadEnv and leaves every descriptor alone.
+// else is ErrBadEnv and leaves every descriptor and variable alone. On
+// success Resumed unsets MIGRATE_CONT, MIGRATE_PID and MIGRATE_CONT_ID:
+// the descriptor they named is taken, so neither a second call nor a child
+// process may take it again (IsContinuation reports false afterwards).
 func (c *Client) Resumed(ctx context.Context) (r *Resumption, ok bool, err error) {
 	env, ok, err := parseEnv(os.LookupEnv)
 	if !ok || err != nil {
@@ -60,6 +63,9 @@ func (c *Client) Resumed(ctx context.Context) (r *Resumption, ok bool, err error
 	conn, err := adoptConn(env.fd)
 	if err != nil {
 		return nil, true, err
+	}
+	for _, name := range []string{EnvCont, EnvPID, EnvContID} {
+		os.Unsetenv(name)
 	}
 	return &Resumption{Conn: conn, FD: env.fd, Cont: env.cont, OldPID: env.pid, c: c}, true, nil
 }

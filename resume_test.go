@@ -38,6 +38,12 @@ func TestResumedTakesTheConnectionOver(t *testing.T) {
 	if r.FD != inherited || r.OldPID != 4242 || r.Cont != 9 {
 		t.Errorf("resumption fd %d pid %d cont %d, want %d 4242 9", r.FD, r.OldPID, r.Cont, inherited)
 	}
+	if IsContinuation() || os.Getenv(EnvContID) != "" || os.Getenv(EnvPID) != "" {
+		t.Error("MIGRATE_ variables still set after Resumed took the connection")
+	}
+	if r, ok, err := c.Resumed(context.Background()); r != nil || ok || err != nil {
+		t.Errorf("second Resumed = %v, %v, %v; want a fresh start", r, ok, err)
+	}
 	if isOpen(inherited) {
 		t.Error("the inherited descriptor is still open: net.FileConn's original was not closed")
 	}

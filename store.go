@@ -119,28 +119,24 @@ func checkKey(op, key string) error {
 // store, so the library sends it along with the continuation.
 type storeMirror struct {
 	entries []Entry
-}
-
-func (m *storeMirror) index(key string) int {
-	for i := range m.entries {
-		if m.entries[i].Key == key {
-			return i
-		}
-	}
-	return -1
+	index   map[string]int // key -> position in entries
 }
 
 func (m *storeMirror) set(key string, value []byte) {
 	v := append([]byte(nil), value...)
-	if i := m.index(key); i >= 0 {
+	if i, ok := m.index[key]; ok {
 		m.entries[i].Value = v
 		return
 	}
+	if m.index == nil {
+		m.index = make(map[string]int)
+	}
+	m.index[key] = len(m.entries)
 	m.entries = append(m.entries, Entry{Key: key, Value: v})
 }
 
 func (m *storeMirror) export(key string) {
-	if i := m.index(key); i >= 0 {
+	if i, ok := m.index[key]; ok {
 		m.entries[i].Exported = true
 	}
 }
@@ -148,13 +144,20 @@ func (m *storeMirror) export(key string) {
 // merged returns the mirror with extra's entries set over it; extra's
 // entries win, and a key repeated in extra keeps its last value.
 func (m *storeMirror) merged(extra []Entry) []Entry {
-	out := storeMirror{entries: append([]Entry(nil), m.entries...)}
+	out := append(make([]Entry, 0, len(m.entries)+len(extra)), m.entries...)
+	var added map[string]int
 	for _, e := range extra {
-		if i := out.index(e.Key); i >= 0 {
-			out.entries[i] = e
+		if i, ok := m.index[e.Key]; ok {
+			out[i] = e
+		} else if i, ok := added[e.Key]; ok {
+			out[i] = e
 		} else {
-			out.entries = append(out.entries, e)
+			if added == nil {
+				added = make(map[string]int)
+			}
+			added[e.Key] = len(out)
+			out = append(out, e)
 		}
 	}
-	return out.entries
+	return out
 }

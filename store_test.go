@@ -176,8 +176,8 @@ func TestMirrorMerge(t *testing.T) {
 	m.export("a")
 	m.set("a", []byte("3")) // keeps the exported mark
 	m.export("zzz")         // unknown here: ignored
-	got := m.merged([]Entry{{Key: "b", Value: []byte("4")}, {Key: "c"}})
-	want := []Entry{{Key: "a", Value: []byte("3"), Exported: true}, {Key: "b", Value: []byte("4")}, {Key: "c"}}
+	got := m.merged([]Entry{{Key: "b", Value: []byte("4")}, {Key: "c"}, {Key: "c", Value: []byte("5")}})
+	want := []Entry{{Key: "a", Value: []byte("3"), Exported: true}, {Key: "b", Value: []byte("4")}, {Key: "c", Value: []byte("5")}}
 	if len(got) != len(want) {
 		t.Fatalf("merged = %+v, want %+v", got, want)
 	}

@@ -53,31 +53,35 @@ func (c *Client) suspendRequested(id uint64, m *proto.SuspendRequest) {
 	deadline := time.Now().Add(time.Duration(m.DeadlineMS) * time.Millisecond)
 	r := &SuspendRequest{Session: s, Reason: m.Reason, Detail: m.Detail, Deadline: deadline, id: id}
 	r.ctx, r.cancel = context.WithDeadline(c.ctx, deadline)
-	if err := s.offer(r); err != nil {
+	if code, err := s.offer(r); err != nil {
 		r.cancel()
-		c.rejectID(id, proto.CodeBusy, err)
+		c.rejectID(id, code, err)
 	}
 }
 
 // offer makes r the session's current request and hands it to the app. It
-// refuses while an earlier request is still open.
-func (s *Session) offer(r *SuspendRequest) error {
+// refuses while an earlier request is still open, and for a session that
+// has just left this process.
+func (s *Session) offer(r *SuspendRequest) (proto.ErrorCode, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.active != nil && s.active.open() {
-		return fmt.Errorf("session %d is already answering suspend request %#x", s.id, s.active.id)
+	switch {
+	case s.over:
+		return proto.CodeUnknownSession, fmt.Errorf("session %d is no longer in this process", s.id)
+	case s.active != nil && s.active.open():
+		return proto.CodeBusy, fmt.Errorf("session %d is already answering suspend request %#x", s.id, s.active.id)
 	}
 	s.active = r
 	if s.onSuspend != nil {
 		go s.onSuspend(r)
-		return nil
+		return 0, nil
 	}
 	select { // drop a lapsed request the app never read
 	case <-s.suspend:
 	default:
 	}
 	s.suspend <- r
-	return nil
+	return 0, nil
 }
 
 // open reports whether r still waits for, or is getting, its answer.
