@@ -8,15 +8,16 @@ import (
 	"testing"
 )
 
-func benchStore(b *testing.B) *Store {
+// benchStore opens a store in a fresh directory with one session of app
+// "sshd", and returns the store and the session.
+func benchStore(b *testing.B) (*Store, SessionID) {
 	b.Helper()
 	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	putSession(b, s, "sshd", "s1")
-	return s
+	return s, putSession(b, s, "sshd")
 }
 
 // putAll puts n copies of c from the given number of goroutines and returns
@@ -54,8 +55,8 @@ func txID(b *testing.B, s *Store) int {
 func BenchmarkPut(b *testing.B) {
 	for _, writers := range []int{1, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := benchStore(b)
-			c := fullContinuation("sshd", "s1")
+			s, s1 := benchStore(b)
+			c := fullContinuation("sshd", s1)
 			before := txID(b, s)
 			b.ResetTimer()
 			putAll(b, s, c, b.N, writers)
@@ -68,8 +69,8 @@ func BenchmarkPut(b *testing.B) {
 // BenchmarkGet reads one full continuation, store decompressed, from a
 // store of 1000.
 func BenchmarkGet(b *testing.B) {
-	s := benchStore(b)
-	put := putAll(b, s, fullContinuation("sshd", "s1"), 1000, 64)
+	s, s1 := benchStore(b)
+	put := putAll(b, s, fullContinuation("sshd", s1), 1000, 64)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -82,8 +83,8 @@ func BenchmarkGet(b *testing.B) {
 // BenchmarkList lists 1000 suspended continuations of one app, with their
 // stores and without.
 func BenchmarkList(b *testing.B) {
-	s := benchStore(b)
-	putAll(b, s, fullContinuation("sshd", "s1"), 1000, 64)
+	s, s1 := benchStore(b)
+	putAll(b, s, fullContinuation("sshd", s1), 1000, 64)
 	for _, skip := range []bool{false, true} {
 		b.Run(fmt.Sprintf("records=1000/skipstore=%v", skip), func(b *testing.B) {
 			b.ReportAllocs()

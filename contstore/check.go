@@ -14,12 +14,15 @@ const maxProblems = 20
 
 // Check verifies the whole store and returns nil or an error wrapping
 // ErrCorrupt that lists what is wrong. It checks, in one read transaction:
-//   - every continuation decodes (store included), is stored under its own
-//     ID, validates, and refers to a stored session of its app;
+//   - every continuation is keyed by a non-zero ID, decodes (store
+//     included), validates, and refers to a stored session of its app;
 //   - the by-state, by-session and expiry indexes hold exactly one entry
 //     per continuation (expiry: per continuation with an expiry) and
 //     nothing else;
-//   - every session and compat vector decodes and validates;
+//   - every session is keyed by a non-zero ID, and it and every compat
+//     vector decode and validate;
+//   - the continuations' and the sessions' sequences are at or above their
+//     largest ID, so that Put and PutSession never assign a taken one;
 //   - bbolt's own structure (tx.Check): every page reachable once, keys in
 //     order, the freelist sane.
 //
@@ -78,18 +81,37 @@ func checkRecords(tx *bolt.Tx) []string {
 	}
 	_ = tx.Bucket(bucketSessions).ForEach(c.session)
 	_ = tx.Bucket(bucketCompat).ForEach(c.compat)
+	c.sequence(bucketContinuations)
+	c.sequence(bucketSessions)
 	return c.problems
+}
+
+// sequence checks that bucket's sequence covers its largest id. Keys that
+// are not ids (reported on their own) sort anywhere, so it walks back from
+// the last key to the first id.
+func (c *checker) sequence(bucket []byte) {
+	b := c.tx.Bucket(bucket)
+	cur := b.Cursor()
+	for k, _ := cur.Last(); k != nil; k, _ = cur.Prev() {
+		if last, ok := keyU64(k); ok {
+			if b.Sequence() < last {
+				c.report("%s sequence %d is below the largest id %d", bucket, b.Sequence(), last)
+			}
+			return
+		}
+	}
 }
 
 // continuation checks one record and that its index entries exist.
 func (c *checker) continuation(k, v []byte) error {
-	rec, err := decodeRecord(v, true)
-	switch {
-	case err != nil:
-		c.report("continuation %s: %v", keyName(k), err)
+	id, ok := keyU64(k)
+	if !ok {
+		c.report("continuation key %x is not an id", k)
 		return nil
-	case !bytes.Equal(k, rec.ID[:]):
-		c.report("continuation %s: record says it is %s", keyName(k), rec.ID)
+	}
+	rec, err := decodeRecord(ID(id), v, true)
+	if err != nil {
+		c.report("continuation %d: %v", id, err)
 		return nil
 	}
 	if err := validateRecord(&rec); err != nil {
@@ -108,12 +130,17 @@ func (c *checker) continuation(k, v []byte) error {
 }
 
 func (c *checker) session(k, v []byte) error {
-	sess, err := decodeSession(string(k), v)
+	id, ok := keyU64(k)
+	if !ok {
+		c.report("session key %x is not an id", k)
+		return nil
+	}
+	sess, err := decodeSession(SessionID(id), v)
 	if err == nil {
 		err = validateSession(&sess)
 	}
 	if err != nil {
-		c.report("session %q: %v", k, err)
+		c.report("session %d: %v", id, err)
 	}
 	return nil
 }
@@ -141,12 +168,10 @@ func lookup(b *bolt.Bucket, key []byte) ([]byte, bool) {
 
 // keyName prints a continuations key: as an ID when it is one.
 func keyName(k []byte) string {
-	var id ID
-	if len(k) != len(id) {
-		return fmt.Sprintf("key %x", k)
+	if id, ok := keyU64(k); ok {
+		return ID(id).String()
 	}
-	copy(id[:], k)
-	return id.String()
+	return fmt.Sprintf("key %x", k)
 }
 
 // touchAll reads every key and value of every bucket, nested ones

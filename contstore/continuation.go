@@ -1,43 +1,60 @@
 package contstore
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Put stores a new continuation and returns once it is on disk. A zero ID
-// gets NewID(), a zero Created gets the ID's time; Put then sets Changed,
-// FDsBefore and the store sizes, and writes them back to *c only on success.
+// Put stores a new continuation and returns once it is on disk. An ID of 0
+// gets the next number of the store's sequence (1, 2, 3, … in a new store),
+// assigned inside the write transaction; a failed Put uses up no number. A
+// caller may give its own non-zero ID instead (a restarted supervisor
+// re-inserting what it knows); the sequence then moves past it, so no later
+// ID collides with it. A zero Created gets the current time; Put then sets
+// Changed, FDsBefore and the store sizes, and writes them back to *c only on
+// success.
 //
 // The record must validate (a *ValidationError otherwise), its Session must
-// be a stored session of the same App, and its ID must be new (ErrExists).
-// A failed Put writes nothing.
+// be a stored session of the same App, and a given ID must be new
+// (ErrExists). When the sequence has run out, which only a given ID of
+// 2^64-1 makes happen, Put with ID 0 fails with ErrIDsExhausted. A failed
+// Put writes nothing.
 func (s *Store) Put(c *Continuation) error {
 	op := "put continuation"
-	if !c.ID.IsZero() {
+	if c.ID != 0 {
 		op += " " + c.ID.String()
 	}
 	rec, val, err := newRecord(c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	keys := keysOf(&rec)
+	// val leaves the ID out, so it does not depend on the run of the
+	// function below (Batch may run it more than once); rec.ID is set by
+	// every run, and the last one is the one committed.
+	given := c.ID
 	err = s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketContinuations)
-		if b.Get(rec.ID[:]) != nil {
-			return ErrExists
+		if given != 0 {
+			if _, taken := lookup(b, given.key()); taken {
+				return ErrExists
+			}
 		}
+		id, err := claimID(b, uint64(given))
+		if err != nil {
+			return err
+		}
+		rec.ID = ID(id)
 		if err := sessionOwnedBy(tx, rec.Session, rec.App); err != nil {
 			return err
 		}
-		if err := b.Put(rec.ID[:], val); err != nil {
+		if err := b.Put(rec.ID.key(), val); err != nil {
 			return err
 		}
-		return keys.put(tx)
+		return keysOf(&rec).put(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -47,14 +64,11 @@ func (s *Store) Put(c *Continuation) error {
 }
 
 // newRecord is the part of Put that needs no transaction: it fills in the
-// fields Put sets, validates and encodes.
+// fields Put sets but the ID, validates and encodes.
 func newRecord(c *Continuation) (Continuation, []byte, error) {
 	rec := *c
-	if rec.ID.IsZero() {
-		rec.ID = NewID()
-	}
 	if rec.Created.IsZero() {
-		rec.Created = rec.ID.Time()
+		rec.Created = time.Now()
 	}
 	rec.Created = rec.Created.Round(0).UTC()
 	rec.Changed = rec.Created
@@ -69,15 +83,15 @@ func newRecord(c *Continuation) (Continuation, []byte, error) {
 }
 
 // sessionOwnedBy checks that session is stored and belongs to app.
-func sessionOwnedBy(tx *bolt.Tx, session, app string) error {
+func sessionOwnedBy(tx *bolt.Tx, session SessionID, app string) error {
 	sess, err := getSession(tx, session)
 	if errors.Is(err, ErrNotFound) {
-		return invalid("Session", "%q is not a stored session", session)
+		return invalid("Session", "%d is not a stored session", session)
 	} else if err != nil {
 		return err
 	}
 	if sess.App != app {
-		return invalid("Session", "%q belongs to app %q, not %q", session, sess.App, app)
+		return invalid("Session", "%d belongs to app %q, not %q", session, sess.App, app)
 	}
 	return nil
 }
@@ -97,15 +111,11 @@ func (s *Store) Get(id ID) (Continuation, error) {
 }
 
 func getContinuation(tx *bolt.Tx, id ID, withStore bool) (Continuation, error) {
-	val := tx.Bucket(bucketContinuations).Get(id[:])
+	val := tx.Bucket(bucketContinuations).Get(id.key())
 	if val == nil {
 		return Continuation{}, ErrNotFound
 	}
-	c, err := decodeRecord(val, withStore)
-	if err == nil && c.ID != id {
-		err = fmt.Errorf("%w: record under key %s says it is %s", ErrCorrupt, id, c.ID)
-	}
-	return c, err
+	return decodeRecord(id, val, withStore)
 }
 
 // Delete removes a continuation, in whatever state, with its index
@@ -116,7 +126,7 @@ func (s *Store) Delete(id ID) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketContinuations).Delete(id[:]); err != nil {
+		if err := tx.Bucket(bucketContinuations).Delete(id.key()); err != nil {
 			return err
 		}
 		return keysOf(&c).delete(tx)
@@ -127,11 +137,12 @@ func (s *Store) Delete(id ID) error {
 	return nil
 }
 
-// Filter selects continuations for List. Empty fields match everything.
+// Filter selects continuations for List. Empty (zero) fields match
+// everything.
 type Filter struct {
 	App     string
 	State   State
-	Session string
+	Session SessionID
 	// SkipStore leaves Store nil (the sizes are still set), which spares
 	// decompressing every store.
 	SkipStore bool
@@ -152,7 +163,7 @@ func (s *Store) List(f Filter) ([]Continuation, error) {
 			if err != nil {
 				return fmt.Errorf("continuation %s: %w", id, err)
 			}
-			if (f.App == "" || c.App == f.App) && (f.State == "" || c.State == f.State) && (f.Session == "" || c.Session == f.Session) {
+			if (f.App == "" || c.App == f.App) && (f.State == "" || c.State == f.State) && (f.Session == 0 || c.Session == f.Session) {
 				out = append(out, c)
 			}
 		}
@@ -169,13 +180,16 @@ func (s *Store) List(f Filter) ([]Continuation, error) {
 func selectIDs(tx *bolt.Tx, f Filter) ([]ID, error) {
 	var ids []ID
 	collect := func(k []byte) error {
-		id, _ := idSuffix(k)
+		id, ok := idSuffix(k)
+		if !ok {
+			return fmt.Errorf("%w: index key %x holds no continuation id", ErrCorrupt, k)
+		}
 		ids = append(ids, id)
 		return nil
 	}
 	var err error
 	switch {
-	case f.Session != "":
+	case f.Session != 0:
 		err = scanPrefix(tx.Bucket(bucketBySession), sessionPrefix(f.Session), collect)
 	case f.State != "":
 		err = scanPrefix(tx.Bucket(bucketByState), statePrefix(f.State, f.App), collect)
@@ -186,8 +200,13 @@ func selectIDs(tx *bolt.Tx, f Filter) ([]ID, error) {
 			}
 		}
 	default:
-		err = tx.Bucket(bucketContinuations).ForEach(func(k, _ []byte) error { return collect(k) })
+		err = tx.Bucket(bucketContinuations).ForEach(func(k, _ []byte) error {
+			if _, ok := keyU64(k); !ok {
+				return fmt.Errorf("%w: continuation key %x is not an id", ErrCorrupt, k)
+			}
+			return collect(k)
+		})
 	}
-	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	slices.Sort(ids)
 	return ids, err
 }

@@ -13,8 +13,8 @@ import (
 
 func TestPutGetRoundTrip(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "sshd", "s1")
-	want := fullContinuation("sshd", "s1")
+	s1 := putSession(t, s, "sshd")
+	want := fullContinuation("sshd", s1)
 	if err := s.Put(&want); err != nil {
 		t.Fatal(err)
 	}
@@ -46,34 +46,30 @@ func TestPutGetRoundTrip(t *testing.T) {
 	}
 }
 
-func TestPutFillsIDAndTimes(t *testing.T) {
+func TestPutFillsTimes(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
-	start := time.Now().Truncate(time.Millisecond)
-	var prev ID
-	for i := range 5 {
-		c := smallContinuation("app", "s1", StateSuspended)
-		if err := s.Put(&c); err != nil {
-			t.Fatal(err)
-		}
-		if c.ID.IsZero() || bytes.Compare(c.ID[:], prev[:]) <= 0 {
-			t.Errorf("Put %d: ID %s does not follow %s", i, c.ID, prev)
-		}
-		if !c.Created.Equal(c.ID.Time()) || !c.Changed.Equal(c.Created) {
-			t.Errorf("Put %d: Created %s, Changed %s, want both the ID's time %s", i, c.Created, c.Changed, c.ID.Time())
-		}
-		if c.Created.Before(start) || c.Created.After(time.Now()) {
-			t.Errorf("Put %d: Created %s is not now", i, c.Created)
-		}
-		prev = c.ID
+	s1 := putSession(t, s, "app")
+	start := time.Now().Round(0)
+	c := mustPut(t, s, smallContinuation("app", s1, StateSuspended))
+	if c.Created.Before(start) || c.Created.After(time.Now()) || c.Created.Location() != time.UTC {
+		t.Errorf("Created %s, want now in UTC", c.Created)
+	}
+	if !c.Changed.Equal(c.Created) {
+		t.Errorf("Changed %s, want Created %s", c.Changed, c.Created)
+	}
+	given := smallContinuation("app", s1, StateSuspended)
+	given.Created = time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("CET", 3600))
+	c = mustPut(t, s, given)
+	if !c.Created.Equal(given.Created) || c.Created.Location() != time.UTC || !c.Changed.Equal(c.Created) {
+		t.Errorf("Created %s, Changed %s; want the given %s in UTC, twice", c.Created, c.Changed, given.Created)
 	}
 }
 
 func TestPutExistingIDChangesNothing(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
-	first := mustPut(t, s, smallContinuation("app", "s1", StateSuspended))
-	again := smallContinuation("app", "s1", StateSuspending)
+	s1 := putSession(t, s, "app")
+	first := mustPut(t, s, smallContinuation("app", s1, StateSuspended))
+	again := smallContinuation("app", s1, StateSuspending)
 	again.ID, again.Note = first.ID, "second"
 	before := fileBytes(t, s.Path())
 	if err := s.Put(&again); !errors.Is(err, ErrExists) {
@@ -90,17 +86,17 @@ func TestPutExistingIDChangesNothing(t *testing.T) {
 
 func TestPutValidation(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "sshd", "s1")
-	putSession(t, s, "other", "s9")
+	s1 := putSession(t, s, "sshd")
+	s9 := putSession(t, s, "other")
 	cases := []struct {
 		field  string
 		mangle func(c *Continuation)
 	}{
 		{"App", func(c *Continuation) { c.App = "" }},
 		{"App", func(c *Continuation) { c.App = "a\x00b" }},
-		{"Session", func(c *Continuation) { c.Session = strings.Repeat("s", 256) }},
-		{"Session", func(c *Continuation) { c.Session = "nobody" }},
-		{"Session", func(c *Continuation) { c.Session = "s9" }},
+		{"Session", func(c *Continuation) { c.Session = 0 }},
+		{"Session", func(c *Continuation) { c.Session = s9 + 1 }}, // not stored
+		{"Session", func(c *Continuation) { c.Session = s9 }},     // another app's
 		{"Kind", func(c *Continuation) { c.Kind = "partial" }},
 		{"State", func(c *Continuation) { c.State = StateResumed }},
 		{"State", func(c *Continuation) { c.State = "sleeping" }},
@@ -113,6 +109,7 @@ func TestPutValidation(t *testing.T) {
 		{"Expires", func(c *Continuation) { c.Expires = c.Created }},
 		{"Expires", func(c *Continuation) { c.Expires = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }},
 		{"Created", func(c *Continuation) { c.Created = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"Created", func(c *Continuation) { c.Created, c.Expires = time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{} }},
 		{"OldPID", func(c *Continuation) { c.OldPID = -1 }},
 		{"FDsAfter", func(c *Continuation) { c.FDsAfter = 6 }},
 		{"FDsAfter", func(c *Continuation) { c.FDsAfter = 4 }}, // held 3 restores nothing
@@ -127,6 +124,7 @@ func TestPutValidation(t *testing.T) {
 		{"Compat[1].ID", func(c *Continuation) { c.Compat[1].ID = c.Compat[0].ID }},
 		{"Compat[0].Name", func(c *Continuation) { c.Compat[0].Name = "" }},
 		{"DependsOn[0]", func(c *Continuation) { c.DependsOn[0] = c.Session }},
+		{"DependsOn[0]", func(c *Continuation) { c.DependsOn[0] = 0 }},
 		{"DependsOn[1]", func(c *Continuation) { c.DependsOn = append(c.DependsOn, c.DependsOn[0]) }},
 		{"Note", func(c *Continuation) { c.Note = strings.Repeat("n", MaxValueBytes+1) }},
 	}
@@ -136,7 +134,7 @@ func TestPutValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range cases {
-		c := fullContinuation("sshd", "s1")
+		c := fullContinuation("sshd", s1)
 		tc.mangle(&c)
 		sent := c
 		err := s.Put(&c)
@@ -163,8 +161,8 @@ func TestPutValidation(t *testing.T) {
 
 func TestPutAllowsReleasedNetworkSocket(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
-	c := smallContinuation("app", "s1", StateSuspended)
+	s1 := putSession(t, s, "app")
+	c := smallContinuation("app", s1, StateSuspended)
 	c.Slots[0].Held, c.FDsAfter = -1, 0
 	c = mustPut(t, s, c)
 	if got, err := s.Get(c.ID); err != nil || got.Slots[0].Held != -1 || got.FDsAfter != 0 {
@@ -174,9 +172,9 @@ func TestPutAllowsReleasedNetworkSocket(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
-	keep := mustPut(t, s, smallContinuation("app", "s1", StateSuspended))
-	c := fullContinuation("app", "s1")
+	s1 := putSession(t, s, "app")
+	keep := mustPut(t, s, smallContinuation("app", s1, StateSuspended))
+	c := fullContinuation("app", s1)
 	c.Exec.Args = []string{"/bin/app"}
 	gone := mustPut(t, s, c)
 	if err := s.Delete(gone.ID); err != nil {
@@ -189,7 +187,7 @@ func TestDelete(t *testing.T) {
 		t.Errorf("second Delete: %v, want ErrNotFound", err)
 	}
 	// The indexes forgot it too (and the cleanup's Check proves no entry dangles).
-	for _, f := range []Filter{{}, {App: "app"}, {State: StateSuspended}, {Session: "s1"}} {
+	for _, f := range []Filter{{}, {App: "app"}, {State: StateSuspended}, {Session: s1}} {
 		if got := listIDs(t, s, f); !reflect.DeepEqual(got, []ID{keep.ID}) {
 			t.Errorf("List(%+v) = %v, want only %s", f, got, keep.ID)
 		}
@@ -201,8 +199,8 @@ func TestDelete(t *testing.T) {
 
 func TestExecDescriptionKeepsRuntimeSpecFields(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
-	c := fullContinuation("app", "s1")
+	s1 := putSession(t, s, "app")
+	c := fullContinuation("app", s1)
 	c.Exec.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_NET_BIND_SERVICE"}}
 	c = mustPut(t, s, c)
 	got, err := s.Get(c.ID)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestCorruptRecordsAndIndexes(t *testing.T) {
 	put := makeStore(t, path, 3)
 	garbled, unindexed, fine := put[0], put[1], put[2]
 	editRaw(t, path, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketContinuations).Put(garbled.ID[:], []byte{recordFormat, 0, 5, '{', 'n', 'o', 'p', 'e'}); err != nil {
+		if err := tx.Bucket(bucketContinuations).Put(garbled.ID.key(), []byte{recordFormat, 0, 5, '{', 'n', 'o', 'p', 'e'}); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketExpiry).Delete(expiryKey(unindexed.Expires, unindexed.ID))
@@ -76,6 +77,68 @@ func TestCorruptRecordsAndIndexes(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check error %q does not mention %q", err, want)
 		}
+	}
+}
+
+func TestBadKeysAndSequences(t *testing.T) {
+	// Keys that are not 8-byte non-zero ids, and sequences that fell behind
+	// the keys (so the next assigned id would be taken): Check reports each,
+	// and Put and PutSession refuse to assign a taken id rather than
+	// overwrite a record.
+	path := filepath.Join(t.TempDir(), "cont.db")
+	put := makeStore(t, path, 3)
+	editRaw(t, path, func(tx *bolt.Tx) error {
+		conts, sessions := tx.Bucket(bucketContinuations), tx.Bucket(bucketSessions)
+		val := bytes.Clone(conts.Get(put[2].ID.key()))
+		for _, err := range []error{
+			conts.Put([]byte{1, 2, 3}, val),
+			conts.SetSequence(1),
+			sessions.Put(u64Key(0), []byte(`{"app":"sshd","state":"active"}`)),
+			sessions.SetSequence(0),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	checkNoFDLeak(t)
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Check()
+	for _, want := range []string{
+		"continuation key 010203 is not an id",
+		"session key 0000000000000000 is not an id",
+		"continuations sequence 1 is below the largest id 3",
+		"sessions sequence 0 is below the largest id 1",
+	} {
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check: %v; want ErrCorrupt mentioning %q", err, want)
+		}
+	}
+	if _, err := s.List(Filter{}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("List over a bad key: %v, want ErrCorrupt", err)
+	}
+	if _, err := s.ListSessions(""); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ListSessions over a bad key: %v, want ErrCorrupt", err)
+	}
+	file := fileBytes(t, path)
+	c := smallContinuation("sshd", put[0].Session, StateSuspended)
+	if err := s.Put(&c); !errors.Is(err, ErrCorrupt) || c.ID != 0 {
+		t.Errorf("Put when the next id is taken: %v, ID %s; want ErrCorrupt", err, c.ID)
+	}
+	sess := Session{App: "sshd", State: SessionActive}
+	if err := s.PutSession(&sess); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("PutSession when the next id is taken: %v, want ErrCorrupt", err)
+	}
+	if got, err := s.Get(put[1].ID); err != nil || !reflect.DeepEqual(got, put[1]) {
+		t.Errorf("the record under the taken id: %v; want it unchanged", err)
+	}
+	if !bytes.Equal(file, fileBytes(t, path)) {
+		t.Error("refused writes changed the file")
 	}
 }
 
@@ -126,12 +189,18 @@ func TestOpenSchemaMismatch(t *testing.T) {
 	editRaw(t, future, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte(metaSchemaKey), []byte("99"))
 	})
+	// A version 1 store (ULID and string keys) is refused, not misread.
+	v1 := filepath.Join(dir, "v1.db")
+	makeStore(t, v1, 1)
+	editRaw(t, v1, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(metaSchemaKey), []byte("1"))
+	})
 	foreign := filepath.Join(dir, "foreign.db")
 	editRaw(t, foreign, func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucket([]byte("widgets"))
 		return err
 	})
-	for path, found := range map[string]int{future: 99, foreign: 0} {
+	for path, found := range map[string]int{future: 99, v1: 1, foreign: 0} {
 		content := fileBytes(t, path)
 		for _, ro := range []bool{true, false} {
 			_, err := Open(path, Options{ReadOnly: ro})

@@ -12,17 +12,25 @@
 //	s, err := contstore.Open("/var/lib/migrate/cont.db", contstore.Options{})
 //	...
 //	defer s.Close()
-//	err = s.PutSession(contstore.Session{ID: "ssh-1", App: "sshd", State: contstore.SessionActive})
-//	c := contstore.Continuation{App: "sshd", Session: "ssh-1", Kind: contstore.KindSystem, State: contstore.StateSuspended, ...}
+//	sess := contstore.Session{App: "sshd", State: contstore.SessionActive}
+//	err = s.PutSession(&sess)       // sess.ID is set
+//	c := contstore.Continuation{App: "sshd", Session: sess.ID, Kind: contstore.KindSystem, State: contstore.StateSuspended, ...}
 //	err = s.Put(&c)                 // on disk when it returns; c.ID is set
 //	err = s.Transition(c.ID, contstore.StateSuspended, contstore.StateResuming)
 //	c, err = s.Get(c.ID)
 //	list, err := s.List(contstore.Filter{App: "sshd", State: contstore.StateSuspended})
 //
-// A continuation's ID is 16 bytes, a millisecond timestamp then random bits
-// (the ULID layout), printed as 26 characters of Crockford base32. IDs sort
-// by creation time, and so do List results. Put assigns NewID() to a record
-// without one; NewID is called outside the write transaction.
+// Continuation and session IDs are the u64s the control protocol carries
+// (proto, docs/protocol.md): never 0, written in decimal where they are text,
+// as in MIGRATE_CONT_ID, which a resumed process reads back with ParseID. ID
+// and SessionID are distinct types so that one cannot be passed for the
+// other. Put and PutSession assign a record put with ID 0 the next number of
+// a sequence kept in the file, one for continuations and one for sessions,
+// so a new store numbers both 1, 2, 3, …; a caller may give an ID instead,
+// and the sequence then moves past it. Keys are 8-byte big-endian IDs, so
+// the file keeps records in numeric order, which for assigned IDs is
+// creation order, and List returns them in that order. A deleted record's
+// ID is not assigned again. The creation time is Continuation.Created.
 //
 // Records are JSON (the exec description is a runtime-spec Process) except
 // the app's attribute/value store, which is serialized compactly and
@@ -52,9 +60,13 @@
 // up to 10 ms or 1000 writes), so that 64 concurrent Puts cost a few fsyncs,
 // not 64. Batch may run a write's function more than once; every function
 // here derives all it writes from the transaction and from values computed
-// before (IDs, times, encodings), so a re-run writes the same. When one
-// write of a batch fails, bbolt retries the others without it; the failed
-// one gets its own error and writes nothing.
+// before (times, encodings), so a re-run writes the same. IDs are the
+// exception: they are claimed from the sequence inside the transaction, and
+// nothing computed before it holds one (the stored values leave the ID out,
+// it is the key). When one write of a batch fails, bbolt rolls the
+// transaction back, the sequence with it, and retries the others without
+// it; they claim their IDs again, and the failed one gets its own error,
+// writes nothing and uses up no ID.
 //
 // Locking. The file carries a flock: exclusive for a read-write Store,
 // shared for a read-only one. Only one process (and only one Store in a
@@ -62,6 +74,15 @@
 // default) and then returns a *LockedError (ErrLocked) naming the holder's
 // pid and command, found in /proc/locks. A read-only Store coexists with
 // other read-only ones but not with a writer.
+//
+// Schema. The file records its layout version (SchemaVersion, 2). Version 1
+// keyed continuations by 16-byte ULIDs and sessions by strings; Open refuses
+// such a file with a *SchemaError rather than misread it. Version 1 had no
+// users, so there is no migration: delete the file.
+//
+// ID space. A caller-given ID of 2^64-1 leaves the sequence nothing to
+// assign, and later Puts (or PutSessions) with ID 0 fail with
+// ErrIDsExhausted. Assigned IDs never get near it.
 //
 // Read-only. Options.ReadOnly never creates or modifies the file: a missing
 // file is an error wrapping fs.ErrNotExist, an empty one is ErrCorrupt, and

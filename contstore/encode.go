@@ -15,14 +15,16 @@ import (
 //	byte     format (1)
 //	uvarint  raw store length (StoreRawBytes)
 //	uvarint  JSON length
-//	bytes    the record as JSON, without Store and the derived counts
+//	bytes    the record as JSON, without ID (the key), Store and the
+//	         derived counts
 //	bytes    the serialized store, one zstd frame (empty when the store is)
 //
 // The serialized store is a uvarint entry count, then per entry a uvarint
 // key length, the key, a uvarint value length, the value and a flags byte
 // (bit 0: Exported). Keeping the compressed store outside the JSON lets
 // Transition rewrite the header without recompressing, and List and Stats
-// read sizes without decompressing.
+// read sizes without decompressing. Leaving the ID out lets Put encode (and
+// compress) before its transaction, inside which the ID is assigned.
 const recordFormat = 1
 
 // MaxStoreBytes bounds a continuation's serialized store before compression;
@@ -37,8 +39,8 @@ var codec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
 	return enc, dec
 })
 
-// encodeRecord serializes c. It sets c's derived counts as a side effect:
-// the caller works on its own copy.
+// encodeRecord serializes c, all but its ID. It sets c's derived counts as
+// a side effect: the caller works on its own copy.
 func encodeRecord(c *Continuation) ([]byte, error) {
 	raw := encodeStore(c.Store)
 	var packed []byte
@@ -56,11 +58,12 @@ func encodeRecord(c *Continuation) ([]byte, error) {
 	return frame(len(raw), js, packed), nil
 }
 
-// marshalHeader is the JSON part: c without Store and without the counts
-// decoding derives (FDsBefore from Slots, the sizes from the framing).
+// marshalHeader is the JSON part: c without its ID (the key), without Store
+// and without the counts decoding derives (FDsBefore from Slots, the sizes
+// from the framing).
 func marshalHeader(c *Continuation) ([]byte, error) {
 	h := *c
-	h.Store, h.FDsBefore, h.StoreRawBytes, h.StoreCompressedBytes = nil, 0, 0, 0
+	h.ID, h.Store, h.FDsBefore, h.StoreRawBytes, h.StoreCompressedBytes = 0, nil, 0, 0, 0
 	js, err := json.Marshal(&h)
 	if err != nil {
 		return nil, fmt.Errorf("encode continuation: %w", err)
@@ -100,21 +103,21 @@ func unframe(val []byte) (framed, error) {
 	return framed{rawLen: int(raw), json: js, packed: r.b}, nil
 }
 
-// decodeRecord parses a stored value. Without withStore it leaves Store nil
-// and skips decompression; the sizes are set either way.
-func decodeRecord(val []byte, withStore bool) (Continuation, error) {
+// decodeRecord parses the value stored under id. Without withStore it
+// leaves Store nil and skips decompression; the sizes are set either way.
+func decodeRecord(id ID, val []byte, withStore bool) (Continuation, error) {
 	f, err := unframe(val)
 	if err != nil {
 		return Continuation{}, err
 	}
-	return f.decode(withStore)
+	return f.decode(id, withStore)
 }
 
-func (f framed) decode(withStore bool) (c Continuation, err error) {
+func (f framed) decode(id ID, withStore bool) (c Continuation, err error) {
 	if err := json.Unmarshal(f.json, &c); err != nil {
 		return Continuation{}, fmt.Errorf("%w: record JSON: %v", ErrCorrupt, err)
 	}
-	c.Store = nil
+	c.ID, c.Store = id, nil
 	c.FDsBefore = len(c.Slots)
 	c.StoreRawBytes = f.rawLen
 	c.StoreCompressedBytes = len(f.packed)

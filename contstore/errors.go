@@ -7,7 +7,7 @@ import (
 
 // Sentinel errors. Every error a Store method returns wraps at most one of
 // them (test with errors.Is) behind a verb phrase naming the operation and the
-// record, for example "get continuation 01J...: not found".
+// record, for example "get continuation 42: not found".
 var (
 	// ErrNotFound is returned when the continuation, session, compat vector or
 	// meta key asked for does not exist.
@@ -16,6 +16,11 @@ var (
 	// ErrExists is returned by Put when a continuation with the same ID is
 	// already stored. Nothing is written.
 	ErrExists = errors.New("already exists")
+
+	// ErrIDsExhausted is returned by Put and PutSession when they must
+	// assign an id and the sequence has reached 2^64-1, which only a
+	// caller-given id can make it do. Nothing is written.
+	ErrIDsExhausted = errors.New("ids exhausted")
 
 	// ErrInvalid is returned when a record fails validation; the error is a
 	// *ValidationError naming the field. Nothing is written.

@@ -28,12 +28,12 @@ func openExample() (*contstore.Store, func()) {
 // suspended puts the continuation of a session that holds one TCP
 // connection and remembers an index in its store.
 func suspended(s *contstore.Store) contstore.Continuation {
-	err := s.PutSession(contstore.Session{ID: "stream-1", App: "streamer", State: contstore.SessionSuspended})
-	if err != nil {
+	sess := contstore.Session{App: "streamer", State: contstore.SessionSuspended}
+	if err := s.PutSession(&sess); err != nil { // sess.ID is set
 		log.Fatal(err)
 	}
 	c := contstore.Continuation{
-		App: "streamer", Session: "stream-1", Kind: contstore.KindInternal, State: contstore.StateSuspended,
+		App: "streamer", Session: sess.ID, Kind: contstore.KindInternal, State: contstore.StateSuspended,
 		Slots: []contstore.Slot{{
 			Name: "conn", Number: 3, Held: 0,
 			Desc: fdpass.Description{Kind: fdpass.KindTCP, Family: "inet", SockType: "stream", Local: "10.0.0.1:8000", Peer: "10.0.0.7:51234"},
@@ -41,7 +41,7 @@ func suspended(s *contstore.Store) contstore.Continuation {
 		FDsAfter: 1,
 		Store:    []contstore.Entry{{Key: "index", Value: []byte("1042")}},
 	}
-	if err := s.Put(&c); err != nil { // on disk when it returns
+	if err := s.Put(&c); err != nil { // on disk when it returns; c.ID is set
 		log.Fatal(err)
 	}
 	return c
@@ -63,9 +63,29 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(len(list), list[0].ID == c.ID)
+
+	// A resumed process gets the ID in decimal as MIGRATE_CONT_ID and
+	// reads it back with ParseID.
+	env := c.ID.String()
+	id, err := contstore.ParseID(env)
+	fmt.Println("MIGRATE_CONT_ID="+env, id == c.ID, err)
 	// Output:
-	// streamer stream-1 suspended 10.0.0.7:51234 1042
+	// streamer 1 suspended 10.0.0.7:51234 1042
 	// 1 true
+	// MIGRATE_CONT_ID=1 true <nil>
+}
+
+func ExampleParseID() {
+	for _, s := range []string{"42", "0", "042", "-1", "18446744073709551616"} {
+		id, err := contstore.ParseID(s)
+		fmt.Println(id, err)
+	}
+	// Output:
+	// 42 <nil>
+	// 0 parse continuation id "0": ID: 0 is never an id
+	// 0 parse continuation id "042": ID: leading zero
+	// 0 parse continuation id "-1": ID: character '-' at 0 is not a decimal digit
+	// 0 parse continuation id "18446744073709551616": ID: above the largest id, 18446744073709551615
 }
 
 func ExampleStore_Transition() {

@@ -19,13 +19,13 @@ func (s *Store) ExpiredBefore(t time.Time) ([]ID, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketExpiry).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) != 8+len(ID{}) {
-				return fmt.Errorf("%w: expiry index key of %d bytes", ErrCorrupt, len(k))
+			id, ok := idSuffix(k)
+			if len(k) != 2*idKeyLen || !ok {
+				return fmt.Errorf("%w: expiry index key %x is not a time and an id", ErrCorrupt, k)
 			}
 			if binary.BigEndian.Uint64(k) >= limit {
 				break
 			}
-			id, _ := idSuffix(k)
 			ids = append(ids, id)
 		}
 		return nil

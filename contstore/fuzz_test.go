@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
+	"strconv"
 	"testing"
 )
 
@@ -16,9 +16,9 @@ import (
 
 func FuzzDecodeRecord(f *testing.F) {
 	for _, c := range []Continuation{
-		fullContinuation("sshd", "s1"),
-		smallContinuation("web", "w1", StateSuspending),
-		{App: "a", Session: "s", Kind: KindSystem, State: StateSuspended}, // no slots, no store
+		fullContinuation("sshd", 1),
+		smallContinuation("web", 2, StateSuspending),
+		{App: "a", Session: 3, Kind: KindSystem, State: StateSuspended}, // no slots, no store
 	} {
 		_, val, err := newRecord(&c)
 		if err != nil {
@@ -28,14 +28,19 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Add(val[:len(val)/2])
 	}
 	f.Add([]byte{recordFormat, 0, 2, '{', '}'})
+	f.Add(append([]byte{recordFormat, 0, 9}, `{"id":"7"}`...)) // an ID in the value is ignored: the key is the ID
 	f.Add([]byte{recordFormat, 0xff, 0xff, 0xff, 0xff, 0x0f, 2, '{', '}', 0x28, 0xb5, 0x2f, 0xfd})
+	const key = ID(42)
 	f.Fuzz(func(t *testing.T, val []byte) {
-		c, err := decodeRecord(val, true)
+		c, err := decodeRecord(key, val, true)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
 			}
 			return
+		}
+		if c.ID != key {
+			t.Fatalf("decoded ID %s, want the key %s", c.ID, key)
 		}
 		// Whatever decodes encodes again, and from then on the encoding is
 		// stable.
@@ -43,7 +48,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded record does not encode: %v", err)
 		}
-		c2, err := decodeRecord(again, true)
+		c2, err := decodeRecord(key, again, true)
 		if err != nil {
 			t.Fatalf("re-encoded record does not decode: %v", err)
 		}
@@ -74,25 +79,34 @@ func FuzzDecodeStore(f *testing.F) {
 	})
 }
 
+// FuzzParseID checks that ParseID accepts exactly the canonical decimal
+// form of a non-zero u64: whatever it accepts prints back as the same text,
+// and it agrees with strconv.ParseUint on the canonical forms.
 func FuzzParseID(f *testing.F) {
-	f.Add(NewID().String())
-	f.Add(strings.ToLower(NewID().String()))
-	f.Add("7ZZZZZZZZZZZZZZZZZZZZZZZZZ")
-	f.Add("80000000000000000000000000")
-	f.Add("0000000000000000000000000I")
+	for _, seed := range []string{
+		"1", "42", "18446744073709551615", "18446744073709551616", "0", "007",
+		"-1", "+1", " 1", "1 ", "", "1_000", "0x10", "\u0661",
+	} {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := ParseID(s)
+		n, perr := strconv.ParseUint(s, 10, 64)
+		canonical := perr == nil && n != 0 && strconv.FormatUint(n, 10) == s
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("parse error %v does not wrap ErrInvalid", err)
 			}
+			if canonical {
+				t.Fatalf("ParseID(%q) refused a canonical id: %v", s, err)
+			}
 			return
 		}
-		if !strings.EqualFold(id.String(), s) {
-			t.Fatalf("ParseID(%q).String() = %q", s, id.String())
+		if !canonical || uint64(id) != n {
+			t.Fatalf("ParseID(%q) = %d, which is not the canonical form (strconv: %d, %v)", s, id, n, perr)
 		}
-		if again, err := ParseID(id.String()); err != nil || again != id {
-			t.Fatalf("the canonical form does not parse back: %v", err)
+		if id.String() != s {
+			t.Fatalf("ParseID(%q).String() = %q", s, id.String())
 		}
 	})
 }
@@ -106,10 +120,11 @@ func FuzzOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := s.PutSession(Session{ID: "s1", App: "sshd", State: SessionActive}); err != nil {
+	sess := Session{App: "sshd", State: SessionActive}
+	if err := s.PutSession(&sess); err != nil {
 		f.Fatal(err)
 	}
-	c := fullContinuation("sshd", "s1")
+	c := fullContinuation("sshd", sess.ID)
 	if err := s.Put(&c); err != nil {
 		f.Fatal(err)
 	}

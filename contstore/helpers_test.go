@@ -71,12 +71,15 @@ func openStore(t testing.TB, path string, opts Options) *Store {
 	return s
 }
 
-func putSession(t testing.TB, s *Store, app, id string) {
+// putSession registers a new session of app and returns the ID the store
+// gave it.
+func putSession(t testing.TB, s *Store, app string) SessionID {
 	t.Helper()
-	err := s.PutSession(Session{ID: id, App: app, State: SessionActive, Conn: tcpDesc(51000)})
-	if err != nil {
+	sess := Session{App: app, State: SessionActive, Conn: tcpDesc(51000)}
+	if err := s.PutSession(&sess); err != nil {
 		t.Fatal(err)
 	}
+	return sess.ID
 }
 
 func tcpDesc(peerPort int) fdpass.Description {
@@ -123,7 +126,7 @@ func sampleStore(seed uint64, size int) []Entry {
 // fullContinuation is a complete continuation with every field set, as an
 // sshd session would leave it: the connection (held 0), a pty on 0-2
 // collapsed into one held descriptor (1), a log file (2), a 4 KiB store.
-func fullContinuation(app, session string) Continuation {
+func fullContinuation(app string, session SessionID) Continuation {
 	umask, oom := uint32(0o022), 100
 	created := time.Date(2026, 11, 26, 4, 0, 0, 123456789, time.UTC)
 	return Continuation{
@@ -149,13 +152,13 @@ func fullContinuation(app, session string) Continuation {
 		FDsAfter:  3,
 		Store:     sampleStore(1, 4096),
 		Compat:    []Tag{{ID: 1, Name: "sshd.version", Value: "9.6p1"}, {ID: 2, Name: "x11-forwarding", Value: "yes"}},
-		DependsOn: []string{"x11-" + session},
+		DependsOn: []SessionID{session + 1000},
 		Note:      "client vanished",
 	}
 }
 
 // smallContinuation is a system continuation holding one TCP connection.
-func smallContinuation(app, session string, state State) Continuation {
+func smallContinuation(app string, session SessionID, state State) Continuation {
 	return Continuation{
 		App: app, Session: session, Kind: KindSystem, State: state,
 		Slots:    []Slot{{Name: "conn", Number: 3, Desc: tcpDesc(50000), Held: 0}},
@@ -164,11 +167,15 @@ func smallContinuation(app, session string, state State) Continuation {
 	}
 }
 
-// crashRecord is the record the crash-writer child puts as number seq,
-// rebuilt by the parent from seq and the ID the child reports.
-func crashRecord(seq int, id ID) Continuation {
-	c := smallContinuation("crash", fmt.Sprintf("s%d", seq%4), StateSuspended)
-	c.ID, c.Created = id, id.Time()
+// crashSessions are the sessions the crash-writer child's records belong
+// to; the parent stores them with these IDs first.
+const crashSessions = 4
+
+// crashRecord is the record the crash-writer child puts as number seq (the
+// store assigns its ID), rebuilt by the parent from seq.
+func crashRecord(seq int) Continuation {
+	c := smallContinuation("crash", SessionID(seq%crashSessions+1), StateSuspended)
+	c.Created = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond)
 	c.Expires = c.Created.Add(time.Duration(seq) * time.Minute)
 	c.Store = sampleStore(uint64(seq), 1024+seq%3000)
 	c.Note = fmt.Sprintf("record %d", seq)

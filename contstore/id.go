@@ -1,142 +1,154 @@
 package contstore
 
 import (
-	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"sync"
-	"time"
+	"math"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
 )
 
-// ID identifies a continuation. It is 16 bytes: a 48-bit big-endian count of
-// milliseconds since the Unix epoch, then 80 bits that are random for the
-// first ID of a millisecond and incremented for the next ones (the ULID
-// layout). Byte order is creation order, so the store keeps continuations
-// sorted by creation time, and IDs made by one process strictly increase.
+// ID identifies a continuation. It is the u64 the control protocol carries
+// (and gives a resumed process as MIGRATE_CONT_ID, in decimal); 0 is never a
+// continuation's ID. Put assigns the next number of the store's sequence to
+// a continuation put with ID 0, so IDs follow creation order. The store keys
+// continuations by the 8-byte big-endian ID, so byte order is numeric order.
 //
-// The text form is 26 characters of Crockford base32, for example
-// "01JDQ5B2V6Z8X3K4M9N0P7R2ST"; ParseID reads it back.
-type ID [16]byte
+// The text form is decimal, for example "42"; ParseID reads it back.
+type ID uint64
 
-// maxIDMillis is the largest millisecond count an ID can hold (year 10889).
-const maxIDMillis = 1<<48 - 1
+// SessionID identifies a session. Like ID it is the protocol's u64, never 0,
+// assigned by PutSession from a sequence of its own; a session and a
+// continuation may have the same number.
+type SessionID uint64
 
-// crockford is the ULID alphabet: base32 without I, L, O and U.
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+// String returns the decimal form.
+func (id ID) String() string { return strconv.FormatUint(uint64(id), 10) }
 
-var idGen struct {
-	sync.Mutex
-	last ID
-}
+// String returns the decimal form.
+func (id SessionID) String() string { return strconv.FormatUint(uint64(id), 10) }
 
-// NewID returns a fresh ID stamped with the current time. IDs from one
-// process strictly increase even within a millisecond or when the wall clock
-// steps back. Call it outside any transaction: it is not idempotent.
-func NewID() ID {
-	ms := uint64(time.Now().UnixMilli())
-	idGen.Lock()
-	defer idGen.Unlock()
-	var id ID
-	if ms <= idGen.last.millis() {
-		id = idGen.last.next()
-	} else {
-		binary.BigEndian.PutUint16(id[0:2], uint16(ms>>32))
-		binary.BigEndian.PutUint32(id[2:6], uint32(ms))
-		_, _ = rand.Read(id[6:]) // crypto/rand.Read never fails on Linux
-	}
-	idGen.last = id
-	return id
-}
-
-func (id ID) millis() uint64 {
-	return uint64(binary.BigEndian.Uint16(id[0:2]))<<32 | uint64(binary.BigEndian.Uint32(id[2:6]))
-}
-
-// next returns the ID one above id, carrying into the timestamp when the
-// random part overflows.
-func (id ID) next() ID {
-	for i := len(id) - 1; i >= 0; i-- {
-		id[i]++
-		if id[i] != 0 {
-			break
-		}
-	}
-	return id
-}
-
-// Time returns the creation time encoded in the ID, in UTC, to the
-// millisecond.
-func (id ID) Time() time.Time {
-	return time.UnixMilli(int64(id.millis())).UTC()
-}
-
-// IsZero reports whether id is the zero ID, which Put replaces with NewID().
-func (id ID) IsZero() bool { return id == ID{} }
-
-// String returns the 26-character Crockford base32 form.
-func (id ID) String() string {
-	b, _ := id.MarshalText()
-	return string(b)
-}
-
-// MarshalText implements encoding.TextMarshaler with the String form.
+// MarshalText implements encoding.TextMarshaler with the decimal form, so
+// that JSON carries an ID as a string: readers that hold numbers as doubles
+// would round one above 2^53.
 func (id ID) MarshalText() ([]byte, error) {
-	out := make([]byte, 26)
-	hi := binary.BigEndian.Uint64(id[0:8])
-	lo := binary.BigEndian.Uint64(id[8:16])
-	// 130 bits of output for 128 bits of input: the first character carries
-	// the top 3 bits, each of the others 5.
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return out, nil
+	return strconv.AppendUint(nil, uint64(id), 10), nil
 }
 
-// UnmarshalText implements encoding.TextUnmarshaler; see ParseID.
-func (id *ID) UnmarshalText(b []byte) error {
-	parsed, err := ParseID(string(b))
-	if err != nil {
-		return err
-	}
-	*id = parsed
-	return nil
+// MarshalText implements encoding.TextMarshaler; see ID.MarshalText.
+func (id SessionID) MarshalText() ([]byte, error) {
+	return strconv.AppendUint(nil, uint64(id), 10), nil
 }
 
-// ParseID reads the 26-character text form. Letters may be of either case;
-// any other length, character or a value above 128 bits is an error wrapping
-// ErrInvalid.
+// UnmarshalText implements encoding.TextUnmarshaler by the rules of
+// ParseID, except that it reads "0" as the zero ID, which MarshalText writes
+// for an ID not set yet, so that every value survives a round trip.
+func (id *ID) UnmarshalText(b []byte) error { return unmarshalID(id, b, ParseID) }
+
+// UnmarshalText implements encoding.TextUnmarshaler; see ID.UnmarshalText.
+func (id *SessionID) UnmarshalText(b []byte) error { return unmarshalID(id, b, ParseSessionID) }
+
+// unmarshalID sets *dst from text b, and leaves it alone on error.
+func unmarshalID[T ~uint64](dst *T, b []byte, parse func(string) (T, error)) error {
+	if string(b) == "0" {
+		*dst = 0
+		return nil
+	}
+	v, err := parse(string(b))
+	if err == nil {
+		*dst = v
+	}
+	return err
+}
+
+// ParseID reads the decimal form of a continuation ID, as MIGRATE_CONT_ID
+// carries it: 1 to 20 ASCII digits, without sign, space or leading zero,
+// at most 2^64-1 and not 0. Anything else is a *ValidationError wrapping
+// ErrInvalid that says what is wrong.
 func ParseID(s string) (ID, error) {
-	if len(s) != 26 {
-		return ID{}, fmt.Errorf("parse id %q: %w", s, invalid("ID", "want 26 characters, have %d", len(s)))
+	v, err := parseU64("ID", s)
+	if err != nil {
+		return 0, fmt.Errorf("parse continuation id %q: %w", s, err)
 	}
-	var hi, lo uint64
-	for i := 0; i < len(s); i++ {
-		v := crockfordValue(s[i])
-		if v < 0 {
-			return ID{}, fmt.Errorf("parse id %q: %w", s, invalid("ID", "character %q is not Crockford base32", s[i]))
-		}
-		if i == 0 && v > 7 {
-			return ID{}, fmt.Errorf("parse id %q: %w", s, invalid("ID", "value exceeds 128 bits"))
-		}
-		hi = hi<<5 | lo>>59
-		lo = lo<<5 | uint64(v)
-	}
-	var id ID
-	binary.BigEndian.PutUint64(id[0:8], hi)
-	binary.BigEndian.PutUint64(id[8:16], lo)
-	return id, nil
+	return ID(v), nil
 }
 
-func crockfordValue(c byte) int {
-	if c >= 'a' && c <= 'z' {
-		c -= 'a' - 'A'
+// ParseSessionID reads the decimal form of a session ID, by the rules of
+// ParseID.
+func ParseSessionID(s string) (SessionID, error) {
+	v, err := parseU64("SessionID", s)
+	if err != nil {
+		return 0, fmt.Errorf("parse session id %q: %w", s, err)
 	}
-	for v := 0; v < len(crockford); v++ {
-		if crockford[v] == c {
-			return v
+	return SessionID(v), nil
+}
+
+func parseU64(field, s string) (uint64, error) {
+	if s == "" {
+		return 0, invalid(field, "empty")
+	}
+	for i, r := range s {
+		if r < '0' || r > '9' {
+			return 0, invalid(field, "character %q at %d is not a decimal digit", r, i)
 		}
 	}
-	return -1
+	switch {
+	case s == "0":
+		return 0, invalid(field, "0 is never an id")
+	case s[0] == '0':
+		return 0, invalid(field, "leading zero")
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, invalid(field, "above the largest id, %d", uint64(math.MaxUint64))
+	} else if err != nil { // digits only, so this cannot happen
+		return 0, invalid(field, "%v", err)
+	}
+	return v, nil
+}
+
+// u64Key is the 8-byte big-endian key of an id. bbolt keeps a key until
+// the transaction ends, so every call returns a new slice.
+func u64Key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
+
+func (id ID) key() []byte        { return u64Key(uint64(id)) }
+func (id SessionID) key() []byte { return u64Key(uint64(id)) }
+
+// keyU64 reads an 8-byte id key; it reports false for any other length and
+// for 0, which no record may have.
+func keyU64(k []byte) (uint64, bool) {
+	if len(k) != 8 {
+		return 0, false
+	}
+	v := binary.BigEndian.Uint64(k)
+	return v, v != 0
+}
+
+// claimID decides the id of a new record of bucket b inside the write
+// transaction. An id of 0 gets the bucket's next sequence number; any other
+// is the caller's, and the sequence is raised to it, so that no later
+// number collides with it. The sequence lives in the bucket, so a
+// transaction that fails (or that bbolt's Batch re-runs) takes back what it
+// claimed. The caller checks whether a caller-given id is taken.
+func claimID(b *bolt.Bucket, id uint64) (uint64, error) {
+	seq := b.Sequence()
+	if id != 0 {
+		if id > seq {
+			return id, b.SetSequence(id)
+		}
+		return id, nil
+	}
+	if seq == math.MaxUint64 {
+		return 0, ErrIDsExhausted
+	}
+	next, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	if _, taken := lookup(b, u64Key(next)); taken {
+		return 0, fmt.Errorf("%w: id %d, the bucket's next sequence number, is taken", ErrCorrupt, next)
+	}
+	return next, nil
 }

@@ -21,18 +21,18 @@ func listIDs(t testing.TB, s *Store, f Filter) []ID {
 
 func TestListFilters(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "web", "w1")
-	putSession(t, s, "web", "w2")
-	putSession(t, s, "webmail", "m1") // an app name that extends another
-	putSession(t, s, "sshd", "x1")
-	put := func(app, session string, state State) ID {
+	w1 := putSession(t, s, "web")
+	w2 := putSession(t, s, "web")
+	m1 := putSession(t, s, "webmail") // an app name that extends another
+	x1 := putSession(t, s, "sshd")
+	put := func(app string, session SessionID, state State) ID {
 		return mustPut(t, s, smallContinuation(app, session, state)).ID
 	}
-	a := put("web", "w1", StateSuspended)
-	b := put("sshd", "x1", StateSuspended)
-	c := put("web", "w2", StateSuspending)
-	d := put("webmail", "m1", StateSuspended)
-	e := put("web", "w1", StateSuspending)
+	a := put("web", w1, StateSuspended)
+	b := put("sshd", x1, StateSuspended)
+	c := put("web", w2, StateSuspending)
+	d := put("webmail", m1, StateSuspended)
+	e := put("web", w1, StateSuspending)
 	if err := s.Transition(e, StateSuspending, StateDropped); err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +47,10 @@ func TestListFilters(t *testing.T) {
 		{Filter{State: StateSuspending}, []ID{c}},
 		{Filter{State: StateDropped}, []ID{e}},
 		{Filter{App: "web", State: StateSuspended}, []ID{a}},
-		{Filter{Session: "w1"}, []ID{a, e}},
-		{Filter{Session: "w1", State: StateDropped}, []ID{e}},
-		{Filter{Session: "w1", App: "sshd"}, nil},
+		{Filter{Session: w1}, []ID{a, e}},
+		{Filter{Session: w1, State: StateDropped}, []ID{e}},
+		{Filter{Session: w1, App: "sshd"}, nil},
+		{Filter{Session: x1 + 1}, nil},
 		{Filter{App: "nobody"}, nil},
 		{Filter{State: StateLost}, nil},
 	}
@@ -62,8 +63,8 @@ func TestListFilters(t *testing.T) {
 
 func TestListReturnsStoresUnlessSkipped(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "sshd", "s1")
-	want := mustPut(t, s, fullContinuation("sshd", "s1"))
+	s1 := putSession(t, s, "sshd")
+	want := mustPut(t, s, fullContinuation("sshd", s1))
 	all, err := s.List(Filter{})
 	if err != nil || len(all) != 1 || !reflect.DeepEqual(all[0], want) {
 		t.Fatalf("List = %+v, %v; want the record as put", all, err)
@@ -80,10 +81,10 @@ func TestListReturnsStoresUnlessSkipped(t *testing.T) {
 
 func TestExpiredBefore(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
+	s1 := putSession(t, s, "app")
 	base := time.Now().Add(time.Hour).Truncate(time.Second)
 	put := func(expires time.Time) ID {
-		c := smallContinuation("app", "s1", StateSuspended)
+		c := smallContinuation("app", s1, StateSuspended)
 		c.Expires = expires
 		return mustPut(t, s, c).ID
 	}
@@ -121,11 +122,11 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putSession(t, s, "app", "s1")
-	putSession(t, s, "app", "s2")
-	full := mustPut(t, s, fullContinuation("app", "s1"))
-	small := mustPut(t, s, smallContinuation("app", "s2", StateSuspending))
-	lost := mustPut(t, s, smallContinuation("app", "s2", StateSuspended))
+	s1 := putSession(t, s, "app")
+	s2 := putSession(t, s, "app")
+	full := mustPut(t, s, fullContinuation("app", s1))
+	small := mustPut(t, s, smallContinuation("app", s2, StateSuspending))
+	lost := mustPut(t, s, smallContinuation("app", s2, StateSuspended))
 	if err := s.Transition(lost.ID, StateSuspended, StateLost); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,8 @@ func childHoldLock(path string) int {
 }
 
 // childCrashWriter puts crashRecord(seq) from several goroutines until it is
-// killed, printing "seq id" for each Put that returned nil.
+// killed, printing "seq id" for each Put that returned nil, with the ID the
+// store assigned.
 func childCrashWriter(path string, writers int) int {
 	s, err := Open(path, Options{})
 	if err != nil {
@@ -76,7 +77,7 @@ func childCrashWriter(path string, writers int) int {
 		wg.Go(func() {
 			for {
 				n := int(seq.Add(1))
-				c := crashRecord(n, NewID())
+				c := crashRecord(n)
 				if err := s.Put(&c); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)

@@ -24,10 +24,10 @@ func makeStore(t *testing.T, path string, n int) []Continuation {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	putSession(t, s, "sshd", "s1")
+	s1 := putSession(t, s, "sshd")
 	var out []Continuation
 	for range n {
-		out = append(out, mustPut(t, s, fullContinuation("sshd", "s1")))
+		out = append(out, mustPut(t, s, fullContinuation("sshd", s1)))
 	}
 	return out
 }

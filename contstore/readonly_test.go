@@ -48,13 +48,13 @@ func TestReadOnlyInspection(t *testing.T) {
 			t.Errorf("read-only List: %d, %v", len(list), err)
 		}
 	}
-	c := smallContinuation("sshd", "s1", StateSuspended)
+	c := smallContinuation("sshd", put[0].Session, StateSuspended)
 	for name, write := range map[string]func() error{
 		"Put":           func() error { return a.Put(&c) },
 		"Delete":        func() error { return a.Delete(put[0].ID) },
 		"Transition":    func() error { return a.Transition(put[0].ID, StateSuspended, StateDropped) },
-		"PutSession":    func() error { return a.PutSession(Session{ID: "s2", App: "sshd", State: SessionActive}) },
-		"DeleteSession": func() error { return a.DeleteSession("s1") },
+		"PutSession":    func() error { return a.PutSession(&Session{App: "sshd", State: SessionActive}) },
+		"DeleteSession": func() error { return a.DeleteSession(put[0].Session) },
 		"PutCompat":     func() error { return a.PutCompat("sshd", nil) },
 		"SetMeta":       func() error { return a.SetMeta("boot-id", []byte("x")) },
 	} {
@@ -62,7 +62,7 @@ func TestReadOnlyInspection(t *testing.T) {
 			t.Errorf("read-only %s: %v, want ErrReadOnly", name, err)
 		}
 	}
-	if !c.ID.IsZero() {
+	if c.ID != 0 {
 		t.Error("a refused Put assigned an ID")
 	}
 	if !bytes.Equal(content, fileBytes(t, path)) {
@@ -79,7 +79,7 @@ func TestClosedStore(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c := smallContinuation("app", "s1", StateSuspended)
+	c := smallContinuation("app", 1, StateSuspended)
 	if err := s.Put(&c); !errors.Is(err, ErrClosed) {
 		t.Errorf("Put after Close: %v, want ErrClosed", err)
 	}

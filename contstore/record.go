@@ -16,20 +16,21 @@ import (
 // StoreCompressedBytes; Transition updates State and Changed. Times come
 // back in UTC.
 type Continuation struct {
-	// ID is the record's key; Put assigns NewID() when it is zero.
-	ID ID `json:"id"`
+	// ID is the record's key; Put assigns the next one when it is 0. The
+	// stored value leaves it out: it is the key.
+	ID ID `json:"id,omitzero"`
 	// App is the name of the app (service) the session belongs to.
 	App string `json:"app"`
-	// Session is the id of the session this continuation resumes; Put
-	// requires a stored session of the same App.
-	Session string `json:"session"`
+	// Session is the session this continuation resumes; Put requires a
+	// stored session of the same App.
+	Session SessionID `json:"session"`
 	// Kind says how the continuation is resumed.
 	Kind Kind `json:"kind"`
 	// State is where the continuation is; Put accepts suspending and
 	// suspended, Transition moves it.
 	State State `json:"state"`
-	// Created is when the continuation was made; Put sets it to ID.Time()
-	// when zero.
+	// Created is when the continuation was made; Put sets it to now when
+	// zero. It must lie between 1970 and 2262 (the expiry index's range).
 	Created time.Time `json:"created"`
 	// Changed is when State last changed; set by Put (to Created) and by
 	// Transition.
@@ -56,7 +57,7 @@ type Continuation struct {
 	Compat []Tag `json:"compat,omitempty"`
 	// DependsOn are the ids of sessions this one depends on: suspending any
 	// of them suspends this one. They are not required to exist.
-	DependsOn []string `json:"dependsOn,omitempty"`
+	DependsOn []SessionID `json:"dependsOn,omitempty"`
 	// FDsBefore is the number of descriptors the app handed over
 	// (len(Slots)); set by Put.
 	FDsBefore int `json:"fdsBefore,omitempty"`

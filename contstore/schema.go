@@ -12,21 +12,28 @@ import (
 
 // SchemaVersion is the layout of buckets and records this build reads and
 // writes. Open refuses a store with another version (ErrSchema).
-const SchemaVersion = 1
+//
+// Version 1 keyed continuations by a 16-byte ULID and sessions by a string;
+// version 2 keys both by 8-byte big-endian u64 ids and keeps the id only in
+// the key. Version 1 files are refused, not converted.
+const SchemaVersion = 2
 
-// The buckets. Index values are empty; the key is the whole entry.
+// The buckets. Index values are empty; the key is the whole entry. Every id
+// in a key is 8 bytes, big-endian.
 var (
-	// continuations: ID (16 bytes) → record (see encode.go).
+	// continuations: ID → record (see encode.go). The bucket's sequence is
+	// the last ID assigned or given.
 	bucketContinuations = []byte("continuations")
 	// by-state: state 0x00 app 0x00 ID → {}. Serves List by state and app.
 	bucketByState = []byte("by-state")
-	// by-session: session 0x00 ID → {}. Serves List by session and the
-	// in-use check of DeleteSession.
+	// by-session: SessionID ID → {}. Serves List by session and the in-use
+	// check of DeleteSession.
 	bucketBySession = []byte("by-session")
 	// expiry: big-endian Expires.UnixNano() (8 bytes) ID → {}, for every
 	// continuation with an expiry. ExpiredBefore is a cursor range scan.
 	bucketExpiry = []byte("expiry")
-	// sessions: session id → Session as JSON.
+	// sessions: SessionID → Session as JSON, without its ID. The bucket's
+	// sequence is the last SessionID assigned or given.
 	bucketSessions = []byte("sessions")
 	// compat: app → []Tag as JSON.
 	bucketCompat = []byte("compat")
@@ -78,13 +85,16 @@ func checkSchema(tx *bolt.Tx) error {
 	return nil
 }
 
+// idKeyLen is the length of an ID or a SessionID in a key.
+const idKeyLen = 8
+
 func stateKey(state State, app string, id ID) []byte {
-	k := make([]byte, 0, len(state)+len(app)+2+len(id))
+	k := make([]byte, 0, len(state)+len(app)+2+idKeyLen)
 	k = append(k, state...)
 	k = append(k, 0)
 	k = append(k, app...)
 	k = append(k, 0)
-	return append(k, id[:]...)
+	return binary.BigEndian.AppendUint64(k, uint64(id))
 }
 
 // statePrefix is the by-state prefix for a state, or a state and an app.
@@ -96,27 +106,25 @@ func statePrefix(state State, app string) []byte {
 	return k
 }
 
-func sessionKey(session string, id ID) []byte {
-	return append(append([]byte(session), 0), id[:]...)
+func sessionKey(session SessionID, id ID) []byte {
+	return binary.BigEndian.AppendUint64(session.key(), uint64(id))
 }
 
-func sessionPrefix(session string) []byte {
-	return append([]byte(session), 0)
-}
+func sessionPrefix(session SessionID) []byte { return session.key() }
 
 func expiryKey(expires time.Time, id ID) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(expires.UnixNano()))
-	return append(k, id[:]...)
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 2*idKeyLen), uint64(expires.UnixNano()))
+	return binary.BigEndian.AppendUint64(k, uint64(id))
 }
 
-// idSuffix returns the ID at the end of an index key.
+// idSuffix returns the ID at the end of an index key; false when the key
+// is too short to hold one or the ID is 0.
 func idSuffix(key []byte) (ID, bool) {
-	var id ID
-	if len(key) < len(id) {
-		return id, false
+	if len(key) < idKeyLen {
+		return 0, false
 	}
-	copy(id[:], key[len(key)-len(id):])
-	return id, true
+	id := ID(binary.BigEndian.Uint64(key[len(key)-idKeyLen:]))
+	return id, id != 0
 }
 
 // indexKeys are the index entries a continuation owns.

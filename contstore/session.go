@@ -28,25 +28,27 @@ func (s SessionState) valid() bool {
 // Session is a conversation an app registered (GetSession in the paper).
 // Continuations refer to it by ID.
 type Session struct {
-	// ID is chosen by the supervisor and unique in the store.
-	ID string `json:"id"`
+	// ID is the session's key, the id the protocol carries; PutSession
+	// assigns the next one when it is 0. The stored value leaves it out.
+	ID SessionID `json:"id,omitzero"`
 	// App owns the session; it cannot change once stored.
 	App   string       `json:"app"`
 	State SessionState `json:"state"`
 	// Conn describes the session's connection when it was registered.
 	Conn fdpass.Description `json:"conn"`
 	// DependsOn are the ids of sessions this one depends on: suspending any
-	// of them suspends this one. They are not required to exist.
-	DependsOn []string `json:"dependsOn,omitempty"`
+	// of them suspends this one. They are not required to exist (any more),
+	// but a session PutSession numbers may only name sessions numbered
+	// before it, that is ids below its own.
+	DependsOn []SessionID `json:"dependsOn,omitempty"`
 	// Created is when the session was registered; PutSession sets it to now
 	// when zero.
 	Created time.Time `json:"created"`
 }
 
+// validateSession checks a session; its ID, the key, is checked where it
+// is claimed (claimID) or read (keyU64).
 func validateSession(s *Session) error {
-	if err := validName("ID", s.ID); err != nil {
-		return err
-	}
 	if err := validName("App", s.App); err != nil {
 		return err
 	}
@@ -56,67 +58,109 @@ func validateSession(s *Session) error {
 	return validateDeps(s.ID, s.DependsOn)
 }
 
-// PutSession stores a session, replacing one with the same ID. A
-// replacement may change everything but App. A failed PutSession writes
-// nothing.
-func (s *Store) PutSession(sess Session) error {
-	if sess.Created.IsZero() {
-		sess.Created = time.Now()
+// PutSession stores a session and returns once it is on disk. An ID of 0
+// gets the next number of the store's session sequence, assigned inside the
+// write transaction as Put does for continuations; a non-zero ID stores the
+// session under that ID, replacing one stored there (and moving the
+// sequence past it). A replacement may change everything but App. On success
+// PutSession writes ID and Created back to *sess; a failed PutSession
+// writes nothing and uses up no number.
+func (s *Store) PutSession(sess *Session) error {
+	op := "put session"
+	if sess.ID != 0 {
+		op += " " + sess.ID.String()
 	}
-	sess.Created = sess.Created.Round(0).UTC()
-	if err := validateSession(&sess); err != nil {
-		return fmt.Errorf("put session %q: %w", sess.ID, err)
+	rec := *sess
+	if rec.Created.IsZero() {
+		rec.Created = time.Now()
 	}
-	val, err := json.Marshal(&sess)
+	rec.Created = rec.Created.Round(0).UTC()
+	if err := validateSession(&rec); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	val, err := marshalSession(rec)
 	if err != nil {
-		return fmt.Errorf("put session %q: %w", sess.ID, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
+	given := sess.ID
 	err = s.update(func(tx *bolt.Tx) error {
-		old, err := getSession(tx, sess.ID)
-		switch {
-		case err == nil && old.App != sess.App:
-			return invalid("App", "session belongs to app %q", old.App)
-		case err != nil && !errors.Is(err, ErrNotFound):
-			return err
-		}
-		return tx.Bucket(bucketSessions).Put([]byte(sess.ID), val)
+		id, err := writeSession(tx, given, &rec, val)
+		rec.ID = id
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("put session %q: %w", sess.ID, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
+	*sess = rec
 	return nil
+}
+
+// writeSession is PutSession's write: it claims the ID and stores val, the
+// session encoded without it.
+func writeSession(tx *bolt.Tx, given SessionID, rec *Session, val []byte) (SessionID, error) {
+	b := tx.Bucket(bucketSessions)
+	v, err := claimID(b, uint64(given))
+	if err != nil {
+		return 0, err
+	}
+	id := SessionID(v)
+	if given == 0 {
+		// A fresh number is above every id used so far, so a dependency
+		// at or above it names a session that was never numbered.
+		for i, d := range rec.DependsOn {
+			if d >= id {
+				return 0, invalid(fmt.Sprintf("DependsOn[%d]", i), "session %d has not been numbered yet (this one gets %d)", d, id)
+			}
+		}
+	}
+	old, err := getSession(tx, id)
+	switch {
+	case err == nil && old.App != rec.App:
+		return 0, invalid("App", "session belongs to app %q", old.App)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return 0, err
+	}
+	return id, b.Put(id.key(), val)
+}
+
+func marshalSession(sess Session) ([]byte, error) {
+	sess.ID = 0 // the key
+	val, err := json.Marshal(&sess)
+	if err != nil {
+		return nil, fmt.Errorf("encode session: %w", err)
+	}
+	return val, nil
 }
 
 // GetSession returns the session with the given ID or an error wrapping
 // ErrNotFound.
-func (s *Store) GetSession(id string) (Session, error) {
+func (s *Store) GetSession(id SessionID) (Session, error) {
 	var sess Session
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		sess, err = getSession(tx, id)
 		return err
 	})
 	if err != nil {
-		return Session{}, fmt.Errorf("get session %q: %w", id, err)
+		return Session{}, fmt.Errorf("get session %d: %w", id, err)
 	}
 	return sess, nil
 }
 
-func getSession(tx *bolt.Tx, id string) (Session, error) {
-	val := tx.Bucket(bucketSessions).Get([]byte(id))
-	if val == nil {
+func getSession(tx *bolt.Tx, id SessionID) (Session, error) {
+	val, ok := lookup(tx.Bucket(bucketSessions), id.key())
+	if !ok {
 		return Session{}, ErrNotFound
 	}
 	return decodeSession(id, val)
 }
 
-func decodeSession(key string, val []byte) (Session, error) {
+// decodeSession parses the value stored under id.
+func decodeSession(id SessionID, val []byte) (Session, error) {
 	var sess Session
 	if err := json.Unmarshal(val, &sess); err != nil {
-		return Session{}, fmt.Errorf("%w: session %q: %v", ErrCorrupt, key, err)
+		return Session{}, fmt.Errorf("%w: session %d: %v", ErrCorrupt, id, err)
 	}
-	if sess.ID != key {
-		return Session{}, fmt.Errorf("%w: session under key %q says it is %q", ErrCorrupt, key, sess.ID)
-	}
+	sess.ID = id
 	return sess, nil
 }
 
@@ -126,7 +170,11 @@ func (s *Store) ListSessions(app string) ([]Session, error) {
 	var out []Session
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			sess, err := decodeSession(string(k), v)
+			id, ok := keyU64(k)
+			if !ok {
+				return fmt.Errorf("%w: session key %x is not an id", ErrCorrupt, k)
+			}
+			sess, err := decodeSession(SessionID(id), v)
 			if err == nil && (app == "" || sess.App == app) {
 				out = append(out, sess)
 			}
@@ -141,11 +189,11 @@ func (s *Store) ListSessions(app string) ([]Session, error) {
 
 // DeleteSession removes a session. It fails with ErrInUse while
 // continuations of the session are stored, and with ErrNotFound if there is
-// no such session.
-func (s *Store) DeleteSession(id string) error {
+// no such session. PutSession does not assign its ID again.
+func (s *Store) DeleteSession(id SessionID) error {
 	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		if b.Get([]byte(id)) == nil {
+		if _, ok := lookup(b, id.key()); !ok {
 			return ErrNotFound
 		}
 		n := 0
@@ -156,10 +204,10 @@ func (s *Store) DeleteSession(id string) error {
 		if n > 0 {
 			return fmt.Errorf("%d continuations refer to it: %w", n, ErrInUse)
 		}
-		return b.Delete([]byte(id))
+		return b.Delete(id.key())
 	})
 	if err != nil {
-		return fmt.Errorf("delete session %q: %w", id, err)
+		return fmt.Errorf("delete session %d: %w", id, err)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func (s *Store) Transition(id ID, from, to State) error {
 // compressed store is copied as it is) and moves its by-state entry.
 func moveState(tx *bolt.Tx, id ID, from, to State, now time.Time) error {
 	b := tx.Bucket(bucketContinuations)
-	val := b.Get(id[:])
+	val := b.Get(id.key())
 	if val == nil {
 		return ErrNotFound
 	}
@@ -38,7 +38,7 @@ func moveState(tx *bolt.Tx, id ID, from, to State, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	c, err := f.decode(false)
+	c, err := f.decode(id, false)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func moveState(tx *bolt.Tx, id ID, from, to State, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Put(id[:], frame(f.rawLen, js, f.packed)); err != nil {
+	if err := b.Put(id.key(), frame(f.rawLen, js, f.packed)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketByState).Delete(old.state); err != nil {

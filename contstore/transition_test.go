@@ -10,8 +10,8 @@ import (
 
 func TestTransitionCompareAndSet(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "sshd", "s1")
-	c := mustPut(t, s, fullContinuation("sshd", "s1"))
+	s1 := putSession(t, s, "sshd")
+	c := mustPut(t, s, fullContinuation("sshd", s1))
 	before := time.Now().Round(0)
 	if err := s.Transition(c.ID, StateSuspended, StateResuming); err != nil {
 		t.Fatal(err)
@@ -56,8 +56,8 @@ func TestTransitionCompareAndSet(t *testing.T) {
 
 func TestTransitionForbidden(t *testing.T) {
 	s := newTestStore(t)
-	putSession(t, s, "app", "s1")
-	c := mustPut(t, s, smallContinuation("app", "s1", StateSuspended))
+	s1 := putSession(t, s, "app")
+	c := mustPut(t, s, smallContinuation("app", s1, StateSuspended))
 	file := fileBytes(t, s.Path())
 	for _, step := range [][2]State{
 		{StateSuspended, StateSuspending}, // no way back to collecting
@@ -84,8 +84,10 @@ func TestTransitionForbidden(t *testing.T) {
 
 func TestTransitionMissing(t *testing.T) {
 	s := newTestStore(t)
-	if err := s.Transition(NewID(), StateSuspended, StateExpired); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Transition of a missing continuation: %v, want ErrNotFound", err)
+	for _, id := range []ID{0, 1, 1 << 40} {
+		if err := s.Transition(id, StateSuspended, StateExpired); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Transition of missing continuation %s: %v, want ErrNotFound", id, err)
+		}
 	}
 }
 

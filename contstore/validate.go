@@ -14,7 +14,7 @@ import (
 
 // Limits on record fields, beyond MaxStoreBytes.
 const (
-	MaxNameBytes  = 255  // app, session id, dependency, slot name and role, tag name, meta key
+	MaxNameBytes  = 255  // app, slot name and role, tag name, meta key
 	MaxKeyBytes   = 4096 // a store entry's key
 	MaxValueBytes = 4096 // a tag's value, a Note
 )
@@ -58,8 +58,8 @@ func validateRecord(c *Continuation) error {
 	if err := validName("App", c.App); err != nil {
 		return err
 	}
-	if err := validName("Session", c.Session); err != nil {
-		return err
+	if c.Session == 0 {
+		return invalid("Session", "0 is never a session id")
 	}
 	if !c.Kind.valid() {
 		return invalid("Kind", "unknown kind %q", c.Kind)
@@ -89,8 +89,8 @@ func validateRecord(c *Continuation) error {
 }
 
 func validateTimes(c *Continuation) error {
-	if ms := c.Created.UnixMilli(); ms < 0 || ms > maxIDMillis {
-		return invalid("Created", "%s is outside the years an ID can hold", c.Created)
+	if c.Created.Before(time.Unix(0, 0)) || !c.Created.Before(maxUnixNano) {
+		return invalid("Created", "%s is outside the years the store keeps, 1970 to %d", c.Created, maxUnixNano.Year())
 	}
 	if c.Expires.IsZero() {
 		return nil
@@ -219,18 +219,19 @@ func validateTags(field string, tags []Tag) error {
 	return nil
 }
 
-func validateDeps(self string, deps []string) error {
-	seen := make(map[string]bool, len(deps))
+// validateDeps checks the sessions a session (self, 0 while PutSession has
+// not numbered it) or a continuation of self depends on.
+func validateDeps(self SessionID, deps []SessionID) error {
+	seen := make(map[SessionID]bool, len(deps))
 	for i, d := range deps {
 		field := fmt.Sprintf("DependsOn[%d]", i)
-		if err := validName(field, d); err != nil {
-			return err
-		}
-		if d == self {
-			return invalid(field, "session %q cannot depend on itself", d)
-		}
-		if seen[d] {
-			return invalid(field, "%q appears twice", d)
+		switch {
+		case d == 0:
+			return invalid(field, "0 is never a session id")
+		case d == self:
+			return invalid(field, "session %d cannot depend on itself", d)
+		case seen[d]:
+			return invalid(field, "session %d appears twice", d)
 		}
 		seen[d] = true
 	}
