@@ -1,3 +1,5 @@
+//go:build linux
+
 package migrate
 
 import "github.com/migrate-run/migrate/proto"
