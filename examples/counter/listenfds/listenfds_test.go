@@ -13,8 +13,8 @@ func TestListen(t *testing.T) {
 	me := strconv.Itoa(os.Getpid())
 	cases := []struct {
 		name, fds, pid, addr string
-		wantErr             error // nil: a listener
-		wantAny             bool  // some error, not ErrNone
+		wantErr              error // nil: a listener
+		wantAny              bool  // some error, not ErrNone
 	}{
 		{"no socket, no address", "", "", "", ErrNone, false},
 		{"meant for another process", "1", "1", "", ErrNone, false},
