@@ -1,0 +1,260 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/migrate-run/migrate/contstore"
+	"github.com/migrate-run/migrate/proto"
+)
+
+// goAdmin runs an admin request in a goroutine of its own: suspend, resume
+// and wait-app wait on other connections.
+func (s *Supervisor) goAdmin(c *conn, m proto.Message, fds []int) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var doc any
+		var err error
+		switch b := m.Body.(type) {
+		case *proto.AdminStartApp:
+			doc, err = s.adminStart(c, b, fds)
+		case *proto.AdminRequest:
+			closeFDs(fds)
+			doc, err = s.admin(c, b)
+		}
+		if err != nil {
+			c.fail(m.ID, err)
+			return
+		}
+		js, err := json.Marshal(doc)
+		if err != nil {
+			c.fail(m.ID, fmt.Errorf("encode reply: %w", err))
+			return
+		}
+		c.reply(m.ID, &proto.AdminReply{JSON: js})
+	}()
+}
+
+// admin runs one AdminRequest and returns its reply document.
+func (s *Supervisor) admin(c *conn, r *proto.AdminRequest) (any, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	switch r.Op {
+	case proto.AdminApps:
+		return map[string]any{"apps": s.Apps()}, nil
+	case proto.AdminSessions:
+		return map[string]any{"sessions": s.Sessions(r.App)}, nil
+	case proto.AdminConts:
+		list, err := s.Continuations(r.App, contstore.State(r.State))
+		return map[string]any{"continuations": list}, err
+	case proto.AdminShow:
+		ci, err := s.Show(contstore.ID(r.Cont), r.Values)
+		return map[string]any{"continuation": ci}, err
+	case proto.AdminSuspend:
+		ids, err := s.Suspend(ctx, contstore.SessionID(r.Session), proto.ReasonOperator)
+		return map[string]any{"continuations": ids}, err
+	case proto.AdminResume:
+		res, err := s.Resume(ctx, contstore.ID(r.Cont))
+		return map[string]any{"cont": contstore.ID(r.Cont), "pid": res.PID}, err
+	case proto.AdminDrop:
+		return map[string]any{"cont": contstore.ID(r.Cont)}, s.Drop(contstore.ID(r.Cont))
+	case proto.AdminGC:
+		ids, err := s.GC(ctx)
+		return map[string]any{"expired": ids}, err
+	case proto.AdminStats:
+		return s.Stats()
+	case proto.AdminStopApp:
+		s.mu.Lock()
+		a := s.apps[r.App]
+		s.mu.Unlock()
+		if err := s.StopApp(r.App); err != nil {
+			return nil, err
+		}
+		return map[string]any{"app": s.infoOf(a)}, nil
+	case proto.AdminWaitApp:
+		return s.waitApp(ctx, r.App)
+	}
+	return nil, fmt.Errorf("admin %q: %w", r.Op, ErrBadRequest)
+}
+
+// adminStart starts an app for migrate-run: its stdio are the three
+// descriptors received, and it runs as the peer's uid and gid.
+func (s *Supervisor) adminStart(c *conn, r *proto.AdminStartApp, fds []int) (any, error) {
+	defer closeFDs(fds)
+	user, err := appUser(nil)
+	if err != nil {
+		return nil, err
+	}
+	if user.UID != c.cred.Uid || user.GID != c.cred.Gid {
+		user.UID, user.GID, user.AdditionalGids = c.cred.Uid, c.cred.Gid, nil
+	}
+	spec := AppSpec{Name: r.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: &user, Listen: r.Listen,
+		Stdio: [3]int{fds[0], fds[1], fds[2]}}
+	a, err := s.StartApp(spec)
+	if err != nil {
+		return nil, err
+	}
+	info, _ := s.appInfo(a.name)
+	return map[string]any{"app": info}, nil
+}
+
+// waitApp answers once the app is done (App.Done), with its final state.
+func (s *Supervisor) waitApp(ctx context.Context, name string) (any, error) {
+	s.mu.Lock()
+	a := s.apps[name]
+	s.mu.Unlock()
+	if a == nil {
+		return nil, fmt.Errorf("wait for app %s: %w", name, ErrUnknownApp)
+	}
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return map[string]any{"app": s.infoOf(a)}, nil
+}
+
+// Apps lists the apps.
+func (s *Supervisor) Apps() []AppInfo {
+	s.mu.Lock()
+	apps := make([]*App, 0, len(s.apps))
+	for _, a := range s.apps {
+		apps = append(apps, a)
+	}
+	s.mu.Unlock()
+	out := make([]AppInfo, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, s.infoOf(a))
+	}
+	return out
+}
+
+func (s *Supervisor) appInfo(name string) (AppInfo, error) {
+	s.mu.Lock()
+	a := s.apps[name]
+	s.mu.Unlock()
+	if a == nil {
+		return AppInfo{Name: name}, fmt.Errorf("find app %s: %w", name, ErrUnknownApp)
+	}
+	return s.infoOf(a), nil
+}
+
+// Info describes app a, also after it stopped.
+func (s *Supervisor) Info(a *App) AppInfo { return s.infoOf(a) }
+
+func (s *Supervisor) infoOf(a *App) AppInfo {
+	procs := s.liveProcs(a)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := AppInfo{Name: a.name, State: "running", Started: a.started, Exit: a.exit, Listen: a.spec.Listen,
+		Processes: procs}
+	if info.Processes == nil {
+		info.Processes = []int{}
+	}
+	if a.main != nil && a.exit == nil {
+		info.PID = a.main.pid
+	}
+	switch {
+	case a.stopped:
+		info.State = "stopped"
+	case a.exit != nil:
+		info.State = "exited"
+	}
+	if a.group != nil {
+		info.Cgroup = a.cgroupRel
+	}
+	for _, sess := range s.sessions {
+		if sess.app == a && sess.state != sessionSuspended {
+			info.Sessions++
+		}
+	}
+	for _, h := range s.held {
+		if h.app == a {
+			info.Suspended++
+		}
+	}
+	select {
+	case <-a.done:
+		info.Done = true
+	default:
+	}
+	return info
+}
+
+// Sessions lists the live sessions, of one app or all ("").
+func (s *Supervisor) Sessions(app string) []SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []SessionInfo{}
+	for _, sess := range s.sessions {
+		if app != "" && sess.app.name != app {
+			continue
+		}
+		out = append(out, SessionInfo{ID: sess.id, App: sess.app.name, Name: sess.name, State: string(sess.state),
+			PID: sess.pid, Handler: sess.handler.String(), DependsOn: sess.deps, Cont: sess.cont, Conn: sess.desc})
+	}
+	return out
+}
+
+// Continuations lists stored continuations, filtered by app and state
+// (empty: all).
+func (s *Supervisor) Continuations(app string, state contstore.State) ([]ContInfo, error) {
+	if state != "" && !state.Valid() {
+		return nil, fmt.Errorf("list continuations in state %q: %w", state, ErrBadRequest)
+	}
+	list, err := s.store.List(contstore.Filter{App: app, State: state, SkipStore: true})
+	if err != nil {
+		return nil, fmt.Errorf("list continuations: %w", err)
+	}
+	out := make([]ContInfo, 0, len(list))
+	for _, c := range list {
+		out = append(out, contInfo(c))
+	}
+	return out, nil
+}
+
+// Show returns everything about one continuation; values adds the store's
+// values.
+func (s *Supervisor) Show(id contstore.ID, values bool) (ContInfo, error) {
+	rec, err := s.store.Get(id)
+	if err != nil {
+		return ContInfo{}, fmt.Errorf("show continuation %v: %w", id, ErrUnknownCont)
+	}
+	s.mu.Lock()
+	var held []int
+	if h := s.held[id]; h != nil {
+		held = append(held, h.fds...)
+		rec.Store = h.rec.Store
+	}
+	s.mu.Unlock()
+	return showInfo(rec, held, values), nil
+}
+
+// Stats returns counts by state, held descriptors before and after
+// collapse, the store's size and the supervisor's own open descriptors.
+func (s *Supervisor) Stats() (Stats, error) {
+	st, err := s.store.Stats()
+	if err != nil {
+		return Stats{}, fmt.Errorf("read store stats: %w", err)
+	}
+	out := Stats{Continuations: st.Continuations, ByState: st.ByState, StoreFileBytes: st.FileBytes,
+		StoreRawBytes: st.StoreRawBytes, StoreCompressedBytes: st.StoreCompressedBytes}
+	out.HeldBefore, out.HeldAfter = s.heldTotals()
+	s.mu.Lock()
+	out.Apps, out.Sessions = len(s.apps), len(s.sessions)
+	s.mu.Unlock()
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		out.OpenFDs = len(ents) - 1 // less the directory's own descriptor
+	}
+	return out, nil
+}

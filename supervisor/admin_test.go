@@ -1,0 +1,175 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/migrate-run/migrate/contstore"
+	"github.com/migrate-run/migrate/proto"
+)
+
+// The admin API drives the supervisor as migratectl will: list, suspend,
+// show, stats, resume, drop and gc, each through AdminClient over the
+// control socket.
+func TestAdminAPI(t *testing.T) {
+	h := newHarness(t, nil)
+	app := h.startApp("adm", kindEnv+"=internal", connsEnv+"=2")
+	addr := app.expect("listening")[0]
+	cl := dialApp(t, addr)
+	sid := contstore.SessionID(atou(t, app.expect("registered")[1]))
+	dialApp(t, addr)
+	sid2 := contstore.SessionID(atou(t, app.expect("registered")[1]))
+	cl.expectRun(0, 4)
+	ac, err := Dial(h.cfg.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	ctx := context.Background()
+
+	apps, err := ac.Apps(ctx)
+	if err != nil || len(apps) != 1 || apps[0].Name != "adm" || apps[0].State != "running" || apps[0].Sessions != 2 {
+		t.Fatalf("Apps: %+v, %v", apps, err)
+	}
+	if sessions, err := ac.Sessions(ctx, "adm"); err != nil || len(sessions) != 2 {
+		t.Fatalf("Sessions: %+v, %v", sessions, err)
+	}
+
+	done := make(chan []contstore.ID, 1)
+	go func() {
+		ids, err := ac.Suspend(ctx, sid)
+		if err != nil {
+			t.Errorf("admin Suspend: %v", err)
+		}
+		done <- ids
+	}()
+	app.expect("acked")
+	app.proceed()
+	ids := <-done
+	if len(ids) != 1 {
+		t.Fatalf("admin Suspend returned %v", ids)
+	}
+	cont := ids[0]
+
+	info, err := ac.Show(ctx, cont, false)
+	if err != nil || info.State != contstore.StateSuspended || info.FDsBefore != 1 || info.FDsAfter != 1 ||
+		len(info.Slots) != 1 || info.Slots[0].Role != roleSession || info.Slots[0].HeldFD < 0 ||
+		len(info.Store) != 1 || info.Store[0].Key != "next" || info.Store[0].Value != nil {
+		t.Fatalf("Show: %+v, %v", info, err)
+	}
+	if info, _ := ac.Show(ctx, cont, true); string(info.Store[0].Value) != "4" {
+		t.Fatalf("Show with values: store %+v, want next=4", info.Store)
+	}
+	if list, err := ac.Continuations(ctx, "adm", contstore.StateSuspended); err != nil || len(list) != 1 || list[0].ID != cont {
+		t.Fatalf("Continuations: %+v, %v", list, err)
+	}
+	st, err := ac.Stats(ctx)
+	if err != nil || st.HeldBefore != 1 || st.HeldAfter != 1 || st.ByState[contstore.StateSuspended] != 1 || st.OpenFDs == 0 {
+		t.Fatalf("Stats: %+v, %v", st, err)
+	}
+
+	if _, err := ac.Resume(ctx, cont); err != nil {
+		t.Fatalf("admin Resume: %v", err)
+	}
+	app.expect("attached")
+	cl.expectRun(4, 1)
+
+	// A second session, suspended then dropped.
+	go func() {
+		ids, _ := ac.Suspend(ctx, sid2)
+		done <- ids
+	}()
+	app.expect("acked")
+	app.proceed()
+	dropped := (<-done)[0]
+	if err := ac.Drop(ctx, dropped); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	var pe *proto.Error
+	if _, err := ac.Show(ctx, dropped, false); !errors.As(err, &pe) || pe.Code != proto.CodeUnknownContinuation {
+		t.Fatalf("Show of a dropped continuation: %v", err)
+	}
+	if _, err := ac.Resume(ctx, 424242); !errors.As(err, &pe) || pe.Code != proto.CodeUnknownContinuation {
+		t.Fatalf("Resume of an unknown continuation: %v", err)
+	}
+	if _, err := ac.Do(ctx, &proto.AdminRequest{Op: proto.AdminConts, State: "sleeping"}); !errors.As(err, &pe) || pe.Code != proto.CodeBadMessage {
+		t.Fatalf("a bad state filter: %v", err)
+	}
+	if expired, err := ac.GC(ctx); err != nil || len(expired) != 0 {
+		t.Fatalf("GC: %v, %v; nothing is due", expired, err)
+	}
+}
+
+// migrate-run's path: an app started over the admin API with the caller's
+// stdio, waited for until done.
+func TestAdminStartAndWait(t *testing.T) {
+	h := newHarness(t, nil)
+	ac, err := Dial(h.cfg.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	outR, outW := pipe(t)
+	out := os.NewFile(uintptr(outR), "out")
+	defer out.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	info, err := ac.StartApp(ctx, &proto.AdminStartApp{Name: "echo", Args: []string{"sh", "-c", "echo hello from $MIGRATE_APP"},
+		Env: []string{"PATH=/usr/bin:/bin"}, Cwd: "/"}, [3]int{0, outW, 2})
+	closeFDs([]int{outW})
+	if err != nil || info.Name != "echo" || info.PID == 0 {
+		t.Fatalf("StartApp: %+v, %v", info, err)
+	}
+	info, err = ac.WaitApp(ctx, "echo")
+	if err != nil || info.Exit == nil || info.Exit.Code != 0 || !info.Done {
+		t.Fatalf("WaitApp: %+v, %v", info, err)
+	}
+	if _, err := ac.StopApp(ctx, "echo"); err != nil {
+		t.Fatalf("StopApp: %v", err)
+	}
+	b := make([]byte, 64)
+	n, _ := out.Read(b)
+	if string(b[:n]) != "hello from echo\n" {
+		t.Fatalf("the app wrote %q to the stdio it was given", b[:n])
+	}
+	if _, err := ac.StartApp(ctx, &proto.AdminStartApp{Name: "bad/name", Args: []string{"true"}, Cwd: "/"}, [3]int{0, 1, 2}); err == nil {
+		t.Fatal("StartApp accepted a name with a slash")
+	}
+}
+
+// A second supervisor on a socket where one answers refuses to start; a
+// stale socket file is replaced; the socket is 0600 in a 0700 directory.
+func TestControlSocket(t *testing.T) {
+	h := newHarness(t, nil)
+	fi, err := os.Stat(h.cfg.Socket)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v, %v", fi.Mode(), err)
+	}
+	if di, _ := os.Stat(h.cfg.StateDir); di.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir mode %v", di.Mode())
+	}
+	cfg := h.cfg
+	cfg.StateDir = t.TempDir()
+	s2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second supervisor on a live socket: %v, want ErrRunning", err)
+	}
+	h.stop()
+	// A socket file nobody answers on is what a killed supervisor leaves.
+	ln, err := listenControl(h.cfg.Socket)
+	if err != nil {
+		t.Fatalf("listen after a clean stop: %v", err)
+	}
+	ln.Close() // SetUnlinkOnClose(false): the file stays, stale
+	ln2, err := listenControl(h.cfg.Socket)
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	ln2.Close()
+}

@@ -1,0 +1,197 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/migrate-run/migrate/contstore"
+	"github.com/migrate-run/migrate/fdpass"
+	"github.com/migrate-run/migrate/proto"
+)
+
+// AdminClient talks to a supervisor's admin API over its control socket.
+// It sends one request at a time; use one client per concurrent waiter
+// (WaitApp blocks its client until the app is done).
+type AdminClient struct {
+	mu   sync.Mutex
+	c    *net.UnixConn
+	next uint64
+	buf  []byte
+}
+
+// Dial connects to the control socket at path. The supervisor accepts the
+// connection as an admin only from its own uid or root, and from a process
+// outside its apps.
+func Dial(path string) (*AdminClient, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return nil, fmt.Errorf("dial supervisor at %s: %w", path, err)
+	}
+	return &AdminClient{c: c, buf: make([]byte, proto.MaxMessageSize)}, nil
+}
+
+// Close closes the connection.
+func (a *AdminClient) Close() error { return a.c.Close() }
+
+// Do sends one admin request and returns the reply's JSON document; an
+// Error reply comes back as a *proto.Error. migratectl --json prints the
+// document as it is.
+func (a *AdminClient) Do(ctx context.Context, r *proto.AdminRequest) ([]byte, error) {
+	return a.roundTrip(ctx, r, nil)
+}
+
+func (a *AdminClient) roundTrip(ctx context.Context, body proto.Body, fds []int) ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.next++
+	id := a.next
+	rec, err := proto.Encode(proto.Message{ID: id, Body: body})
+	if err != nil {
+		return nil, fmt.Errorf("encode %v: %w", body.Type(), err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = a.c.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			_ = a.c.SetDeadline(time.Time{})
+		}
+	}()
+	if err := fdpass.Send(a.c, rec, fds); err != nil {
+		return nil, a.ctxErr(ctx, fmt.Errorf("send %v: %w", body.Type(), err))
+	}
+	for {
+		payload, got, err := fdpass.Recv(a.c, a.buf, 0, proto.DeclaredFDs)
+		closeFDs(got)
+		if err != nil {
+			return nil, a.ctxErr(ctx, fmt.Errorf("receive reply to %v: %w", body.Type(), err))
+		}
+		m, err := proto.Decode(payload)
+		if err != nil {
+			return nil, fmt.Errorf("decode reply to %v: %w", body.Type(), err)
+		}
+		if m.ID != id {
+			continue // the reply to an earlier, abandoned request
+		}
+		switch b := m.Body.(type) {
+		case *proto.AdminReply:
+			return b.JSON, nil
+		case *proto.Error:
+			return nil, b
+		}
+		return nil, fmt.Errorf("reply to %v: unexpected %v", body.Type(), m.Body.Type())
+	}
+}
+
+func (a *AdminClient) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errors.Join(ctx.Err(), err)
+	}
+	return err
+}
+
+func (a *AdminClient) call(ctx context.Context, r *proto.AdminRequest, out any) error {
+	js, err := a.Do(ctx, r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(js, out); err != nil {
+		return fmt.Errorf("decode %s reply: %w", r.Op, err)
+	}
+	return nil
+}
+
+// Apps lists the apps.
+func (a *AdminClient) Apps(ctx context.Context) ([]AppInfo, error) {
+	var r struct{ Apps []AppInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminApps}, &r)
+	return r.Apps, err
+}
+
+// Sessions lists live sessions of app ("" for all).
+func (a *AdminClient) Sessions(ctx context.Context, app string) ([]SessionInfo, error) {
+	var r struct{ Sessions []SessionInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminSessions, App: app}, &r)
+	return r.Sessions, err
+}
+
+// Continuations lists stored continuations of app in state ("" for any).
+func (a *AdminClient) Continuations(ctx context.Context, app string, state contstore.State) ([]ContInfo, error) {
+	var r struct{ Continuations []ContInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminConts, App: app, State: string(state)}, &r)
+	return r.Continuations, err
+}
+
+// Show returns everything about a continuation; values adds store values.
+func (a *AdminClient) Show(ctx context.Context, id contstore.ID, values bool) (ContInfo, error) {
+	var r struct{ Continuation ContInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminShow, Cont: uint64(id), Values: values}, &r)
+	return r.Continuation, err
+}
+
+// Suspend suspends a session (and its dependents) and returns the
+// committed continuations, the session's first.
+func (a *AdminClient) Suspend(ctx context.Context, session contstore.SessionID) ([]contstore.ID, error) {
+	var r struct{ Continuations []contstore.ID }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminSuspend, Session: uint64(session)}, &r)
+	return r.Continuations, err
+}
+
+// Resume resumes a continuation and waits until it is resumed.
+func (a *AdminClient) Resume(ctx context.Context, id contstore.ID) (ResumeResult, error) {
+	var r struct{ PID int }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminResume, Cont: uint64(id)}, &r)
+	return ResumeResult{PID: r.PID}, err
+}
+
+// Drop discards a suspended continuation.
+func (a *AdminClient) Drop(ctx context.Context, id contstore.ID) error {
+	var r struct{}
+	return a.call(ctx, &proto.AdminRequest{Op: proto.AdminDrop, Cont: uint64(id)}, &r)
+}
+
+// GC expires what is due and returns the expired ids.
+func (a *AdminClient) GC(ctx context.Context) ([]contstore.ID, error) {
+	var r struct{ Expired []contstore.ID }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminGC}, &r)
+	return r.Expired, err
+}
+
+// Stats returns the supervisor's accounting.
+func (a *AdminClient) Stats(ctx context.Context) (Stats, error) {
+	var r Stats
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminStats}, &r)
+	return r, err
+}
+
+// StopApp stops an app.
+func (a *AdminClient) StopApp(ctx context.Context, name string) (AppInfo, error) {
+	var r struct{ App AppInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminStopApp, App: name}, &r)
+	return r.App, err
+}
+
+// WaitApp waits until the app is done (App.Done) and returns its state.
+func (a *AdminClient) WaitApp(ctx context.Context, name string) (AppInfo, error) {
+	var r struct{ App AppInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminWaitApp, App: name}, &r)
+	return r.App, err
+}
+
+// StartApp starts an app in the supervisor with stdio as its standard
+// input, output and error (the caller's descriptors, which the supervisor
+// duplicates); it runs with the caller's uid and gid.
+func (a *AdminClient) StartApp(ctx context.Context, r *proto.AdminStartApp, stdio [3]int) (AppInfo, error) {
+	js, err := a.roundTrip(ctx, r, stdio[:])
+	if err != nil {
+		return AppInfo{}, err
+	}
+	var out struct{ App AppInfo }
+	if err := json.Unmarshal(js, &out); err != nil {
+		return AppInfo{}, fmt.Errorf("decode start-app reply: %w", err)
+	}
+	return out.App, nil
+}

@@ -1,0 +1,90 @@
+package supervisor
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/migrate-run/migrate/contstore"
+)
+
+// heldCont is a continuation whose descriptors the supervisor holds: the
+// holder table (Supervisor.held) has one per continuation in suspended or
+// resuming. The descriptors are raw numbers, never *os.File, so no finalizer
+// can close one behind the table's back; fds[i] is the held descriptor i
+// that the record's Slots name by Held index.
+type heldCont struct {
+	rec   contstore.Continuation
+	app   *App
+	sess  *session
+	fds   []int
+	state contstore.State // suspended or resuming
+	// resumer is the fresh process of a complete resume in progress.
+	resumer  *proc
+	launched time.Time // when resumer started
+	// waiters are told how the resume in progress ended: nil once resumed,
+	// an error when it failed and the continuation is suspended again.
+	waiters []chan error
+}
+
+// heldTotals returns the number of descriptors the held continuations
+// carried before collapse and hold after it.
+func (s *Supervisor) heldTotals() (before, after int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.held {
+		before += h.rec.FDsBefore
+		after += len(h.fds)
+	}
+	return before, after
+}
+
+// hold puts a committed continuation in the holder table and schedules its
+// expiry. The caller holds s.mu.
+func (s *Supervisor) hold(h *heldCont) {
+	s.held[h.rec.ID] = h
+	s.setExpiry(h.rec.ID, h.rec.Expires)
+}
+
+// release removes a continuation from the holder table and closes its
+// descriptors. The caller holds s.mu.
+func (s *Supervisor) release(h *heldCont) {
+	delete(s.held, h.rec.ID)
+	closeFDs(h.fds)
+	h.fds = nil
+}
+
+// finishResume tells the waiters of a resume how it ended. The caller holds
+// s.mu.
+func (h *heldCont) finishResume(err error) {
+	for _, w := range h.waiters {
+		w <- err
+	}
+	h.waiters = nil
+	h.resumer = nil
+}
+
+// setExpiry records when a stored continuation expires and wakes the
+// sweeper if that is sooner than what it waits for. The caller holds s.mu.
+func (s *Supervisor) setExpiry(id contstore.ID, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	s.expiries[id] = at
+	select {
+	case s.sweepWake <- struct{}{}:
+	default:
+	}
+}
+
+// closeHeld closes every held descriptor (shutdown); the records stay.
+func (s *Supervisor) closeHeld() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, h := range s.held {
+		for _, fd := range h.fds {
+			_ = unix.Close(fd)
+		}
+		delete(s.held, id)
+	}
+}

@@ -1,0 +1,146 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/migrate-run/migrate/contstore"
+	"github.com/migrate-run/migrate/launcher"
+)
+
+// proc is a process the supervisor started, kept in Supervisor.procs from
+// its start until it is reaped.
+type proc struct {
+	pid     int
+	app     *App
+	lp      *launcher.Process
+	cont    contstore.ID // the continuation it resumes; 0 for a main process
+	started time.Time
+	exited  chan struct{} // closed once reaped
+	status  ExitStatus    // valid once exited is closed
+}
+
+// launch starts a process of app a. The start and the registration of its
+// pid happen under startMu, which the reaper takes before it looks a reaped
+// pid up, so no exit is missed however fast the process ends.
+func (s *Supervisor) launch(a *App, spec launcher.Spec, cont contstore.ID) (*proc, error) {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	lp, err := launcher.Start(spec)
+	if err != nil {
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, started: time.Now(), exited: make(chan struct{})}
+	s.mu.Lock()
+	s.procs[p.pid] = p
+	if h := s.held[cont]; cont != 0 && h != nil {
+		// Before the process can confirm: it runs from here on.
+		h.resumer, h.launched = p, p.started
+	}
+	s.mu.Unlock()
+	return p, nil
+}
+
+// reaped records the exit of pid, one of the supervisor's children: an
+// app's main process makes the app exited; a fresh process that exits
+// before confirming its resume puts its continuation back to suspended.
+// Pids the supervisor did not start (a failed launch's trampoline, an
+// orphan reparented to the subreaper) are ignored.
+func (s *Supervisor) reaped(pid int, ws unix.WaitStatus) {
+	s.startMu.Lock() // waits out a launch still registering pid
+	s.mu.Lock()
+	s.startMu.Unlock()
+	p := s.procs[pid]
+	if p == nil {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.procs, pid)
+	p.status = exitStatusOf(ws)
+	a := p.app
+	if a.main == p {
+		st := p.status
+		a.exit = &st
+	}
+	s.mu.Unlock()
+	_ = p.lp.Release()
+	close(p.exited)
+	s.log.Info().Str("app", a.name).Int("pid", pid).Int("code", p.status.Code).
+		Str("signal", p.status.Signal).Bool("main", a.main == p).Msg("process exited")
+	if p.cont != 0 {
+		s.resumerExited(p)
+	}
+	s.checkDone(a)
+}
+
+// liveProcs returns the app's processes still running: those in its cgroup,
+// or without cgroups those the supervisor started and has not reaped.
+func (s *Supervisor) liveProcs(a *App) []int {
+	if a.group != nil {
+		pids, err := a.group.Procs()
+		if err == nil {
+			return pids
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pids []int
+	for pid, p := range s.procs {
+		if p.app == a {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// checkDone closes the app's done channel once its main process has exited,
+// no process of it remains and none of its continuations is held.
+func (s *Supervisor) checkDone(a *App) {
+	s.mu.Lock()
+	exited := a.exit != nil || a.main == nil
+	held := 0
+	for _, h := range s.held {
+		if h.app == a {
+			held++
+		}
+	}
+	s.mu.Unlock()
+	if !exited || held > 0 || len(s.liveProcs(a)) > 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-a.done:
+	default:
+		close(a.done)
+		s.log.Info().Str("app", a.name).Msg("app done")
+	}
+}
+
+// signalApp sends sig to every live process of the app.
+func (s *Supervisor) signalApp(a *App, sig unix.Signal) {
+	s.mu.Lock()
+	var ps []*proc
+	for _, p := range s.procs {
+		if p.app == a {
+			ps = append(ps, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		_ = p.lp.Signal(sig)
+	}
+	if a.group == nil {
+		return
+	}
+	pids, _ := a.group.Procs()
+	for _, pid := range pids {
+		if pr, err := os.FindProcess(pid); err == nil {
+			_ = pr.Signal(sig)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/migrate-run/migrate/accounting"
+	"github.com/migrate-run/migrate/contstore"
+)
+
+// Supervisor runs apps, registers their sessions, and suspends and resumes
+// them through continuations it stores and whose descriptors it holds.
+// Make one with New, serve with Run; its methods are safe for concurrent
+// use.
+type Supervisor struct {
+	cfg   Config
+	log   zerolog.Logger
+	store *contstore.Store
+	cg    *accounting.Manager // nil when apps run without cgroups
+	ln    *net.UnixListener
+	wg    sync.WaitGroup // connection, reaper and sweeper goroutines
+
+	// startMu is held across a launch and the registration of its pid, and
+	// by the reaper before it looks a pid up.
+	startMu sync.Mutex
+
+	mu        sync.Mutex
+	closed    bool
+	apps      map[string]*App
+	orphans   map[string]*App // placeholders of apps with recovered continuations, see adopt
+	sessions  map[contstore.SessionID]*session
+	held      map[contstore.ID]*heldCont // the holder table
+	expiries  map[contstore.ID]time.Time // every stored continuation with an expiry
+	conns     map[*conn]struct{}
+	procs     map[int]*proc // started and not yet reaped
+	sweepWake chan struct{}
+	running   chan struct{} // closed once Run serves
+
+	onStage func(stage, time.Duration) // test hook, see trace.go
+}
+
+// New opens the continuation store under cfg.StateDir, recovers what an
+// earlier run left in it (see Recover in the package documentation) and
+// prepares the apps' cgroups. It does not listen yet: Run does. Errors from
+// the store (locked by another process, corrupt, another schema) are
+// returned wrapped, naming the file.
+func New(cfg Config) (*Supervisor, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{cfg: cfg, log: cfg.Log, apps: map[string]*App{}, orphans: map[string]*App{},
+		sessions: map[contstore.SessionID]*session{}, held: map[contstore.ID]*heldCont{},
+		expiries: map[contstore.ID]time.Time{}, conns: map[*conn]struct{}{}, procs: map[int]*proc{},
+		sweepWake: make(chan struct{}, 1), running: make(chan struct{})}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	path := filepath.Join(cfg.StateDir, StoreFile)
+	s.store, err = contstore.Open(path, contstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open continuation store %s: %w", path, err)
+	}
+	if err := s.recover(); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	s.cg = s.cgroups()
+	return s, nil
+}
+
+// cgroupParent is the parent cgroup of the apps.
+func (s *Supervisor) cgroupParent() string {
+	if s.cfg.CgroupParent == "" {
+		return accounting.DefaultParent
+	}
+	return s.cfg.CgroupParent
+}
+
+// cgroups returns the cgroup manager, or nil (logged) where cgroups cannot
+// be used: not root, no delegation, no hierarchy.
+func (s *Supervisor) cgroups() *accounting.Manager {
+	if s.cfg.NoCgroups {
+		s.log.Info().Msg("running apps without cgroups, as configured")
+		return nil
+	}
+	m, err := accounting.NewManager(s.cgroupParent())
+	if err == nil {
+		err = m.EnterLeaf()
+	}
+	if err == nil && os.Geteuid() != 0 {
+		err = errors.New("not root")
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Msg("cgroups unavailable, apps run without them and peers are identified by process ancestry")
+		return nil
+	}
+	s.log.Info().Stringer("mode", m.Mode()).Str("parent", s.cgroupParent()).Msg("cgroups ready")
+	return m
+}
+
+// Run listens on the control socket and serves until ctx ends, then stops
+// every app (SIGTERM, then the cgroup's SIGKILL after Config.StopTimeout),
+// closes the held descriptors and the store, and returns nil. It returns
+// ErrRunning when another supervisor answers on the socket. Run is called
+// once.
+func (s *Supervisor) Run(ctx context.Context) error {
+	ln, err := listenControl(s.cfg.Socket)
+	if err != nil {
+		s.shutdownStore()
+		return err
+	}
+	if err := becomeSubreaper(); err != nil {
+		s.log.Warn().Err(err).Msg("not a subreaper: orphans of apps go to init")
+	}
+	s.ln = ln
+	stopReap, stopSweep := make(chan struct{}), make(chan struct{})
+	s.wg.Add(3)
+	go s.reap(stopReap)
+	go s.sweep(stopSweep)
+	go s.acceptLoop()
+	close(s.running)
+	s.log.Info().Str("socket", s.cfg.Socket).Str("store", s.store.Path()).Msg("supervisor running")
+	<-ctx.Done()
+	s.shutdown(stopReap, stopSweep)
+	return nil
+}
+
+// Running returns a channel closed once Run listens.
+func (s *Supervisor) Running() <-chan struct{} { return s.running }
+
+// Socket returns the control socket's path.
+func (s *Supervisor) Socket() string { return s.cfg.Socket }
+
+func (s *Supervisor) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		uc, err := s.ln.AcceptUnix()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log.Error().Err(err).Msg("accept failed")
+			}
+			return
+		}
+		s.wg.Add(1)
+		go s.serve(uc)
+	}
+}
+
+// shutdown stops accepting, stops the apps, ends every goroutine and
+// closes the store. Continuations stay stored: a later run finds them.
+func (s *Supervisor) shutdown(stopReap, stopSweep chan struct{}) {
+	s.mu.Lock()
+	s.closed = true
+	apps := make([]*App, 0, len(s.apps))
+	for _, a := range s.apps {
+		apps = append(apps, a)
+	}
+	s.mu.Unlock()
+	_ = s.ln.Close()
+	_ = os.Remove(s.cfg.Socket)
+	var wg sync.WaitGroup
+	for _, a := range apps {
+		wg.Go(func() { s.stopApp(a, false) })
+	}
+	wg.Wait()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.c.Close()
+	}
+	s.mu.Unlock()
+	close(stopSweep)
+	close(stopReap)
+	s.wg.Wait()
+	s.closeHeld()
+	if s.cg != nil {
+		_ = s.cg.Delete()
+	}
+	s.shutdownStore()
+	s.log.Info().Msg("supervisor stopped")
+}
+
+func (s *Supervisor) shutdownStore() {
+	if err := s.store.Close(); err != nil {
+		s.log.Error().Err(err).Msg("store not closed cleanly")
+	}
+}

@@ -1,0 +1,101 @@
+package supervisor
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/migrate-run/migrate/contstore"
+	"github.com/migrate-run/migrate/proto"
+)
+
+// A complete continuation end to end: the app suspends its session, the
+// record is committed before the app sees Ack, the old process exits, a
+// fresh one gets the connection at the same number with MIGRATE_CONT,
+// MIGRATE_PID and MIGRATE_CONT_ID, takes the store over, and the client
+// sees no gap.
+func TestSuspendResumeComplete(t *testing.T) {
+	h := newHarness(t, nil)
+	app := h.startApp("counter")
+	cl := dialApp(t, app.expect("listening")[0])
+	reg := app.expect("registered")
+	sid := contstore.SessionID(atou(t, reg[1]))
+	cl.expectRun(0, 3)
+	oldPID := app.app.main.pid
+
+	ctx := context.Background()
+	done := make(chan []contstore.ID, 1)
+	go func() {
+		ids, err := h.s.Suspend(ctx, sid, proto.ReasonOperator)
+		if err != nil {
+			t.Errorf("Suspend: %v", err)
+		}
+		done <- ids
+	}()
+	acked := app.expect("acked")
+	cont := contstore.ID(atou(t, acked[1]))
+	rec, err := h.s.store.Get(cont) // the app waits: its Ack is all it has seen
+	if err != nil || rec.State != contstore.StateSuspended || rec.OldPID != oldPID || rec.FDsAfter != 1 {
+		t.Fatalf("at Ack the record is %+v, %v; want suspended, old pid %d, 1 held", rec, err, oldPID)
+	}
+	app.proceed()
+	ids := <-done
+	if len(ids) != 1 || ids[0] != cont {
+		t.Fatalf("Suspend returned %v, want [%v]", ids, cont)
+	}
+	<-waitExit(t, h, app.app)
+
+	res, err := h.s.Resume(ctx, cont)
+	if err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	got := app.expect("resumed")
+	want := []string{strconv.FormatUint(uint64(cont), 10), reg[1], "3", strconv.Itoa(oldPID), strconv.Itoa(int(rec.Slots[0].Number))}
+	if !slicesEqual(got, want) {
+		t.Fatalf("fresh process reports cont, session, next, MIGRATE_PID, MIGRATE_CONT = %v, want %v", got, want)
+	}
+	if res.PID == oldPID || res.PID == 0 {
+		t.Fatalf("resumed in pid %d, old pid %d", res.PID, oldPID)
+	}
+	cl.expectRun(3, 3)
+	if rec, _ := h.s.store.Get(cont); rec.State != contstore.StateResumed {
+		t.Fatalf("after Resumed the record is %s", rec.State)
+	}
+	h.s.mu.Lock()
+	held := len(h.s.held)
+	h.s.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d continuations still held after the resume", held)
+	}
+}
+
+// waitExit returns a channel closed once the app's main process is reaped.
+func waitExit(t *testing.T, h *harness, a *App) <-chan struct{} {
+	t.Helper()
+	h.s.mu.Lock()
+	p := a.main
+	h.s.mu.Unlock()
+	ch := make(chan struct{})
+	go func() {
+		select {
+		case <-p.exited:
+		case <-time.After(20 * time.Second):
+			t.Error("main process did not exit")
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
