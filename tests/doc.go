@@ -4,10 +4,19 @@
 // # Basics
 //
 // End-to-end tests build the real binaries (migrated, migrate-run,
-// migratectl and the examples) into a temporary directory and drive them as a
-// user would: through the command line, the control socket and real TCP
-// connections on loopback. They need root for cgroups and skip with a message
-// otherwise.
+// migratectl, the examples and the test apps of tests/internal) into a
+// temporary directory once per run, and drive them as a user would: a
+// migrated per test with its socket and store in the test's temporary
+// directory, apps started with migrate-run, control through migratectl
+// --json (or supervisor.Dial where a loop of thousands of requests would
+// only time process starts), and real TCP clients on loopback ports the
+// kernel picks. As root each migrated puts its apps' cgroups under a parent
+// of its own, and a test checks at the end that the parent is gone; as
+// another user migrated runs without cgroups, and the tests that need them
+// skip with a message.
+//
+// The binaries are built without -race: the tests time thousands of process
+// starts, and every package's own tests run under -race.
 //
 // The floor benchmarks (floor_test.go) measure what no implementation of
 // migrate can beat on this machine: fork+exec of a static binary, one fsync'd

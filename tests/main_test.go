@@ -1,0 +1,109 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// bins is the directory the real binaries are built into, once per run;
+// buildErrs holds the build output of those that failed, by binary name.
+var (
+	bins      string
+	buildErrs = map[string]string{}
+)
+
+// mainPackages are the commands the end-to-end tests run.
+var mainPackages = []string{"./cmd/...", "./examples/...", "./tests/internal/..."}
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "migrate-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := buildAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		return 1
+	}
+	bins = dir
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "tests: leaked goroutines:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// moduleRoot is the directory of the module's go.mod, as the go command
+// sees it from here (not from os.Executable, which is a temporary binary).
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module root: go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("find the module root: not inside a module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// buildAll builds every main package into dir with one go build; when that
+// fails (a command half-written by someone else) it builds them one by one,
+// so that a test fails only for the binary it needs. The binaries are built
+// without -race: the end-to-end tests time thousands of process starts, and
+// the packages' own tests run under -race.
+func buildAll(dir string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	build := func(pkgs ...string) ([]byte, error) {
+		cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
+		cmd.Dir = root
+		return cmd.CombinedOutput()
+	}
+	if _, err := build(mainPackages...); err == nil {
+		return nil
+	}
+	list := exec.Command("go", append([]string{"list", "-e", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`}, mainPackages...)...)
+	list.Dir = root
+	out, err := list.Output()
+	if err != nil {
+		return fmt.Errorf("list main packages: %w", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if msg, err := build(pkg); err != nil {
+			buildErrs[filepath.Base(pkg)] = fmt.Sprintf("%v\n%s", err, bytes.TrimSpace(msg))
+		}
+	}
+	return nil
+}
+
+// binary returns the path of a built binary, or fails the test with the
+// reason it was not built.
+func binary(t testing.TB, name string) string {
+	t.Helper()
+	if msg, ok := buildErrs[name]; ok {
+		t.Fatalf("%s did not build:\n%s", name, msg)
+	}
+	path := filepath.Join(bins, name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s was not built: %v", name, err)
+	}
+	return path
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
