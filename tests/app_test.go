@@ -32,7 +32,7 @@ func (d *daemon) runApp(name string, runArgs []string, argv ...string) *app {
 	}
 	defer log.Close()
 	args := append([]string{"--socket", d.sock, "--name", name}, runArgs...)
-	a.cmd = exec.Command(binary(d.t, "migrate-run"), append(append(args, "--"), argv...)...)
+	a.cmd = exec.Command(binPath(d.t, "migrate-run"), append(append(args, "--"), argv...)...)
 	a.cmd.Stdout, a.cmd.Stderr = log, log
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := a.cmd.Start(); err != nil {
@@ -93,7 +93,7 @@ func (a *app) waitLine(re string) []string {
 // supervisor holds, and returns it and the address it listens on.
 func (d *daemon) counterApp(name string, interval time.Duration) (*app, string) {
 	d.t.Helper()
-	a := d.runApp(name, []string{"--listen", "tcp://127.0.0.1:0"}, binary(d.t, "counter-server"), "--interval", interval.String())
+	a := d.runApp(name, []string{"--listen", "tcp://127.0.0.1:0"}, binPath(d.t, "counter-server"), "--interval", interval.String())
 	m := a.waitLine(`^counter-server: listening on (\S+)$`)
 	return a, m[1]
 }

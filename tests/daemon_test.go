@@ -63,7 +63,7 @@ func (d *daemon) start() {
 		d.t.Fatal(err)
 	}
 	defer log.Close()
-	cmd := exec.Command(binary(d.t, "migrated"), append(args, d.extra...)...)
+	cmd := exec.Command(binPath(d.t, "migrated"), append(args, d.extra...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -166,7 +166,7 @@ func (d *daemon) ctl(args ...string) (string, error) {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(d.t, "migratectl"), append([]string{"--socket", d.sock, "--timeout", "30s"}, args...)...)
+	cmd := exec.CommandContext(ctx, binPath(d.t, "migratectl"), append([]string{"--socket", d.sock, "--timeout", "30s"}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -24,7 +24,7 @@ func startClient(t *testing.T, addr string, count int) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	c := &client{done: make(chan error, 1)}
-	c.cmd = exec.CommandContext(ctx, binary(t, "counter-client"), "--addr", addr, "--count", strconv.Itoa(count))
+	c.cmd = exec.CommandContext(ctx, binPath(t, "counter-client"), "--addr", addr, "--count", strconv.Itoa(count))
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 	if err := c.cmd.Start(); err != nil {
 		cancel()

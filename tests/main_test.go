@@ -92,9 +92,9 @@ func buildAll(dir string) error {
 	return nil
 }
 
-// binary returns the path of a built binary, or fails the test with the
+// binPath returns the path of a built binary, or fails the test with the
 // reason it was not built.
-func binary(t testing.TB, name string) string {
+func binPath(t testing.TB, name string) string {
 	t.Helper()
 	if msg, ok := buildErrs[name]; ok {
 		t.Fatalf("%s did not build:\n%s", name, msg)
