@@ -37,7 +37,7 @@ func (s *Supervisor) attachResume(ctx context.Context, h *heldCont) error {
 		s.unresume(h, err)
 		return err
 	}
-	m, err := c.request(ctx, body, fds, nil)
+	m, err := c.request(ctx, body, fds)
 	if err == nil {
 		if _, ok := m.Body.(*proto.Ack); !ok {
 			err = fmt.Errorf("resume continuation %v: %w: %w", h.rec.ID, ErrRefused, replyError(m))

@@ -36,19 +36,16 @@ type conn struct {
 }
 
 // request sends body as a supervisor request with the descriptors fds and
-// waits for the peer's reply: a reply message (Ack, Error) or, for a
-// SuspendRequest, the ReturnCont handler's verdict delivered by id. It
-// returns the reply, or the context's error, or ErrNoProcess when the
-// connection closes first.
-func (c *conn) request(ctx context.Context, body proto.Body, fds []int, sent func(id uint64)) (proto.Message, error) {
+// waits for the peer's reply (Ack or Error). It returns the reply, or the
+// context's error, or ErrNoProcess when the connection closes first.
+// (SuspendRequest, answered by a ReturnCont request, has its own wait: see
+// suspendOne.)
+func (c *conn) request(ctx context.Context, body proto.Body, fds []int) (proto.Message, error) {
 	id, ch, err := c.startRequest()
 	if err != nil {
 		return proto.Message{}, err
 	}
 	defer c.endRequest(id)
-	if sent != nil {
-		sent(id)
-	}
 	if err := c.send(proto.Message{ID: id, Body: body}, fds); err != nil {
 		return proto.Message{}, err
 	}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,7 +36,10 @@ func (s *Supervisor) nextExpiry() time.Duration {
 	defer s.mu.Unlock()
 	wait := time.Hour
 	now := time.Now()
-	for _, at := range s.expiries {
+	for id, at := range s.expiries {
+		if h := s.held[id]; h != nil && h.state == contstore.StateResuming {
+			continue // decided when the resume ends, which wakes the sweeper
+		}
 		if d := at.Sub(now); d < wait {
 			wait = max(d, time.Millisecond)
 		}
@@ -65,7 +69,9 @@ func (s *Supervisor) gc(now time.Time) ([]contstore.ID, error) {
 		s.mu.Unlock()
 		if h != nil {
 			if err := s.dropHeld(h, contstore.StateExpired, "expired"); err != nil {
-				s.log.Warn().Err(err).Stringer("cont", id).Msg("continuation not expired")
+				if !errors.Is(err, ErrBusy) { // a resume in progress decides
+					s.log.Warn().Err(err).Stringer("cont", id).Msg("continuation not expired")
+				}
 				continue
 			}
 			expired = append(expired, id)
@@ -83,6 +89,15 @@ func (s *Supervisor) gc(now time.Time) ([]contstore.ID, error) {
 		s.log.Debug().Stringer("cont", id).Str("state", string(rec.State)).Msg("expired record deleted")
 	}
 	return expired, nil
+}
+
+// wakeSweeper makes the sweeper look at the expiries again. The caller may
+// hold s.mu.
+func (s *Supervisor) wakeSweeper() {
+	select {
+	case s.sweepWake <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Supervisor) forgetExpiry(id contstore.ID) {

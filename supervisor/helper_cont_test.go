@@ -15,8 +15,6 @@ import (
 // for the supervisor to default from the running process).
 func (a *testApp) onSuspend(id uint64, m *proto.SuspendRequest) {
 	switch a.kind {
-	case "hang":
-		return
 	case "die":
 		_ = unix.Kill(os.Getpid(), unix.SIGKILL)
 	case "late":
@@ -34,7 +32,8 @@ func (a *testApp) onSuspend(id uint64, m *proto.SuspendRequest) {
 	}
 	if kind == proto.KindComplete {
 		wd, _ := os.Getwd()
-		rc.Exec = &proto.Exec{Args: os.Args, Cwd: wd, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+		rc.Exec = &proto.Exec{Args: os.Args, Cwd: wd, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+			SigMask: 1 << (unix.SIGUSR2 - 1)}
 	}
 	r := a.call(rc, []int{s.fd})
 	switch b := r.Body.(type) {

@@ -27,14 +27,17 @@ import (
 //	                          line on stdin before it goes on (exits, for a
 //	                          complete continuation)
 //	refused SESSION CODE      ReturnCont answered with Error CODE
-//	resumed CONT SESSION NEXT OLDPID FD   a fresh process took CONT over
+//	resumed CONT SESSION NEXT OLDPID FD SIGBLK CWD
+//	                          a fresh process took CONT over
 //	attached CONT SESSION FD  AttachSession taken over
 //	probe NAME CODE           a probe's reply (0 for Ack)
 //
 // Its behaviour comes from the environment:
 //
 //	helperEnv   "app" or "probe"
-//	kindEnv     complete (default), internal, hang, late, die, file
+//	kindEnv     complete (default), internal, late (answers once told on
+//	            stdin), die (SIGKILLs itself on a SuspendRequest), self
+//	            (returns a complete continuation unasked)
 //	connsEnv    number of connections to accept and register (default 1)
 //	depsEnv     "1": connection i>0 depends on the session of connection 0
 //	expiryEnv   ReturnCont's expiry_sec
@@ -49,6 +52,9 @@ const (
 	depsEnv   = "SUPTEST_DEPS"
 	expiryEnv = "SUPTEST_EXPIRY"
 	probeEnv  = "SUPTEST_PROBE"
+	// dieFileEnv names a file: a fresh process that finds it removes it
+	// and exits before it confirms its resume.
+	dieFileEnv = "SUPTEST_DIEFILE"
 )
 
 type testApp struct {
@@ -210,6 +216,9 @@ func (a *testApp) start() {
 		}
 		a.serve(sid, fd, 0)
 		report("registered %d %d", i, sid)
+		if a.kind == "self" { // suspend on its own: the paper's return_cont
+			go a.onSuspend(0, &proto.SuspendRequest{Session: sid})
+		}
 	}
 }
 
@@ -232,12 +241,17 @@ func (a *testApp) resumeFresh() {
 		os.Exit(2)
 	}
 	next, _ := strconv.ParseUint(string(rr.Value), 10, 64)
+	if f := os.Getenv(dieFileEnv); f != "" && os.Remove(f) == nil {
+		os.Exit(7) // dies once before confirming
+	}
 	sid := ackValue(a.call(&proto.GetSession{FD: int32(fd), Cont: cont, Handler: a.handlerKind()}, []int{fd}))
 	if ackValue(a.call(&proto.Resumed{Cont: cont}, nil)) != 0 {
 		os.Exit(2)
 	}
 	a.serve(sid, fd, next)
-	report("resumed %d %d %d %s %d", cont, sid, next, os.Getenv("MIGRATE_PID"), fd)
+	blk, _ := statusField(os.Getpid(), "SigBlk")
+	wd, _ := os.Getwd()
+	report("resumed %d %d %d %s %d %s %s", cont, sid, next, os.Getenv("MIGRATE_PID"), fd, blk, wd)
 }
 
 func ackValue(m proto.Message) uint64 {

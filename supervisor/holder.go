@@ -22,6 +22,7 @@ type heldCont struct {
 	// resumer is the fresh process of a complete resume in progress.
 	resumer  *proc
 	launched time.Time // when resumer started
+	sweep    func()    // wakes the sweeper
 	// waiters are told how the resume in progress ended: nil once resumed,
 	// an error when it failed and the continuation is suspended again.
 	waiters []chan error
@@ -42,6 +43,7 @@ func (s *Supervisor) heldTotals() (before, after int) {
 // hold puts a committed continuation in the holder table and schedules its
 // expiry. The caller holds s.mu.
 func (s *Supervisor) hold(h *heldCont) {
+	h.sweep = s.wakeSweeper
 	s.held[h.rec.ID] = h
 	s.setExpiry(h.rec.ID, h.rec.Expires)
 }
@@ -57,11 +59,20 @@ func (s *Supervisor) release(h *heldCont) {
 // finishResume tells the waiters of a resume how it ended. The caller holds
 // s.mu.
 func (h *heldCont) finishResume(err error) {
+	h.wake()
 	for _, w := range h.waiters {
 		w <- err
 	}
 	h.waiters = nil
 	h.resumer = nil
+}
+
+// wake lets the sweeper reconsider this continuation's expiry, which it
+// skips while a resume is in progress.
+func (h *heldCont) wake() {
+	if h.sweep != nil {
+		h.sweep()
+	}
 }
 
 // setExpiry records when a stored continuation expires and wakes the
@@ -71,10 +82,7 @@ func (s *Supervisor) setExpiry(id contstore.ID, at time.Time) {
 		return
 	}
 	s.expiries[id] = at
-	select {
-	case s.sweepWake <- struct{}{}:
-	default:
-	}
+	s.wakeSweeper()
 }
 
 // closeHeld closes every held descriptor (shutdown); the records stay.

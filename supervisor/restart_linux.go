@@ -92,7 +92,7 @@ func (s *Supervisor) reopen(c contstore.Continuation) bool {
 	// holder table under a placeholder app of that name until an app of that
 	// name starts (StartApp adopts it) or it expires.
 	a := s.orphanApp(c.App)
-	s.held[c.ID] = &heldCont{rec: c, app: a, fds: fds, state: contstore.StateSuspended}
+	s.held[c.ID] = &heldCont{rec: c, app: a, fds: fds, state: contstore.StateSuspended, sweep: s.wakeSweeper}
 	s.log.Info().Stringer("cont", c.ID).Str("app", c.App).Int("fds", len(fds)).Msg("continuation reopened")
 	return true
 }

@@ -2,9 +2,15 @@ package supervisor
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/proto"
@@ -51,9 +57,11 @@ func TestSuspendResumeComplete(t *testing.T) {
 		t.Fatalf("Resume: %v", err)
 	}
 	got := app.expect("resumed")
-	want := []string{strconv.FormatUint(uint64(cont), 10), reg[1], "3", strconv.Itoa(oldPID), strconv.Itoa(int(rec.Slots[0].Number))}
+	wd, _ := os.Getwd()
+	want := []string{strconv.FormatUint(uint64(cont), 10), reg[1], "3", strconv.Itoa(oldPID),
+		strconv.Itoa(rec.Slots[0].Number), fmt.Sprintf("%016x", 1<<(unix.SIGUSR2-1)), wd}
 	if !slicesEqual(got, want) {
-		t.Fatalf("fresh process reports cont, session, next, MIGRATE_PID, MIGRATE_CONT = %v, want %v", got, want)
+		t.Fatalf("fresh process reports cont, session, next, MIGRATE_PID, MIGRATE_CONT, SigBlk, cwd = %v, want %v", got, want)
 	}
 	if res.PID == oldPID || res.PID == 0 {
 		t.Fatalf("resumed in pid %d, old pid %d", res.PID, oldPID)
@@ -98,4 +106,71 @@ func slicesEqual(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// An app may suspend on its own (ReturnCont without a request): the
+// continuation is committed and acknowledged the same way.
+func TestUnsolicitedReturnCont(t *testing.T) {
+	h := newHarness(t, nil)
+	app := h.startApp("eager", kindEnv+"=self")
+	cl := dialApp(t, app.expect("listening")[0])
+	app.expect("registered")
+	cont := contstore.ID(atou(t, app.expect("acked")[1]))
+	if rec, err := h.s.store.Get(cont); err != nil || rec.State != contstore.StateSuspended {
+		t.Fatalf("unasked continuation: %+v, %v", rec, err)
+	}
+	app.proceed()
+	<-waitExit(t, h, app.app)
+	if _, err := h.s.Resume(context.Background(), cont); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	app.expect("resumed")
+	cl.expectRun(0, 2)
+}
+
+// A fresh process that dies before it confirms leaves the continuation
+// suspended, its descriptors held, and a second resume succeeds.
+func TestResumeRetriedAfterDeath(t *testing.T) {
+	h := newHarness(t, nil)
+	dieFile := filepath.Join(t.TempDir(), "die")
+	app := h.startApp("phoenix", dieFileEnv+"="+dieFile)
+	cl := dialApp(t, app.expect("listening")[0])
+	sid := contstore.SessionID(atou(t, app.expect("registered")[1]))
+	cl.expectRun(0, 2)
+	cont := suspendAcked(t, h, app, sid)
+	if err := os.WriteFile(dieFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Resume(context.Background(), cont); !errors.Is(err, ErrNoProcess) {
+		t.Fatalf("Resume with a dying process: %v, want ErrNoProcess", err)
+	}
+	if rec, _ := h.s.store.Get(cont); rec.State != contstore.StateSuspended {
+		t.Fatalf("after the failed resume the record is %s, want suspended", rec.State)
+	}
+	if _, err := h.s.Resume(context.Background(), cont); err != nil {
+		t.Fatalf("second Resume: %v", err)
+	}
+	app.expect("resumed")
+	cl.expectRun(2, 2)
+}
+
+// Without cgroups, peers are told apart by ancestry: the app's processes,
+// fresh ones included, are its own, and a process of another app is not.
+func TestAncestryIdentity(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.NoCgroups = true })
+	app := h.startApp("plain")
+	cl := dialApp(t, app.expect("listening")[0])
+	sid := contstore.SessionID(atou(t, app.expect("registered")[1]))
+	cl.expectRun(0, 1)
+	cont := suspendAcked(t, h, app, sid)
+	<-waitExit(t, h, app.app)
+	other := h.startAppMode("other", "probe", probeEnv+"=retrieve:"+cont.String())
+	if got := other.expect("probe"); got[1] != strconv.Itoa(int(proto.CodePermissionDenied)) {
+		t.Fatalf("another app's retrieve answered %v", got)
+	}
+	if _, err := h.s.Resume(context.Background(), cont); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	app.expect("resumed")
+	cl.expectRun(1, 1)
 }
