@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,11 @@ import (
 // each arrived, so tests can wait for a number and time a resume.
 type stream struct {
 	conn net.Conn
+	// anyStart takes the first number as it comes (broadcast-server's
+	// clients join mid-stream); otherwise the first must be 1.
+	anyStart bool
+	maxGap   time.Duration // longest wait between two lines
+	lines    uint64
 	mu   sync.Mutex
 	last uint64
 	at   time.Time // arrival of last
@@ -26,13 +32,19 @@ type stream struct {
 
 // dialStream connects to a counter-server and reads until the connection
 // ends; it is closed at cleanup.
-func dialStream(t *testing.T, addr string) *stream {
+func dialStream(t *testing.T, addr string) *stream { return dial(t, addr, false) }
+
+// dialBroadcast connects to a broadcast-server: lines are "<seq> <payload>"
+// and the first seq is wherever the client joined.
+func dialBroadcast(t *testing.T, addr string) *stream { return dial(t, addr, true) }
+
+func dial(t *testing.T, addr string, anyStart bool) *stream {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stream{conn: conn, more: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &stream{conn: conn, anyStart: anyStart, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go s.read()
 	t.Cleanup(func() { conn.Close(); <-s.done })
 	return s
@@ -43,15 +55,21 @@ func (s *stream) read() {
 	sc := bufio.NewScanner(s.conn)
 	for sc.Scan() {
 		now := time.Now()
-		n, err := strconv.ParseUint(sc.Text(), 10, 64)
+		seq, _, _ := strings.Cut(sc.Text(), " ")
+		n, err := strconv.ParseUint(seq, 10, 64)
 		s.mu.Lock()
 		switch {
 		case err != nil:
 			s.err = fmt.Errorf("garbled line %q after %d", sc.Text(), s.last)
+		case s.anyStart && s.lines == 0:
 		case n != s.last+1:
 			s.err = fmt.Errorf("expected %d got %d", s.last+1, n)
 		}
+		if s.lines > 0 {
+			s.maxGap = max(s.maxGap, now.Sub(s.at))
+		}
 		s.last, s.at = n, now
+		s.lines++
 		bad := s.err != nil
 		s.mu.Unlock()
 		select {
@@ -94,4 +112,14 @@ func (s *stream) waitPast(ctx context.Context, n uint64) (uint64, time.Time, err
 			return last, at, fmt.Errorf("no number past %d: %w", n, ctx.Err())
 		}
 	}
+}
+
+// resetGap restarts the measure of the longest wait between two lines and
+// returns the longest so far.
+func (s *stream) resetGap() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.maxGap
+	s.maxGap = 0
+	return g
 }
