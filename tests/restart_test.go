@@ -28,8 +28,17 @@ func TestRestartAfterSIGKILLKeepsAcknowledgedContinuations(t *testing.T) {
 	ac := d.admin()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// The first two clients' sessions are suspended, the third stays active.
+	byPeer := map[string]supervisor.SessionInfo{}
+	for _, s := range sessions {
+		byPeer[s.Conn.Peer] = s
+	}
 	before := map[contstore.ID]supervisor.ContInfo{}
-	for _, sess := range sessions[:2] {
+	for _, s := range streams[:2] {
+		sess, ok := byPeer[s.conn.LocalAddr().String()]
+		if !ok {
+			t.Fatalf("no session for client %s in %+v", s.conn.LocalAddr(), sessions)
+		}
 		ids, err := ac.Suspend(ctx, sess.ID)
 		if err != nil || len(ids) != 1 {
 			t.Fatalf("suspend %v: %v %v", sess.ID, ids, err)

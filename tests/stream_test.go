@@ -22,12 +22,12 @@ type stream struct {
 	anyStart bool
 	maxGap   time.Duration // longest wait between two lines
 	lines    uint64
-	mu   sync.Mutex
-	last uint64
-	at   time.Time // arrival of last
-	err  error     // a gap, duplicate or garbled line; the read error at the end
-	more chan struct{}
-	done chan struct{}
+	mu       sync.Mutex
+	last     uint64
+	at       time.Time // arrival of last
+	err      error     // a gap, duplicate or garbled line; the read error at the end
+	more     chan struct{}
+	done     chan struct{}
 }
 
 // dialStream connects to a counter-server and reads until the connection
