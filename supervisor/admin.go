@@ -161,7 +161,7 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 	if info.Processes == nil {
 		info.Processes = []int{}
 	}
-	if a.main != nil && a.exit == nil {
+	if a.main != nil {
 		info.PID = a.main.pid
 	}
 	switch {

@@ -113,6 +113,11 @@
 // changed in memory by its resumed process. Neither is on disk until the
 // next suspend.
 //
+// The control socket is 0600 in a 0700 directory, so only the supervisor's
+// uid (and root) can connect: an app that runs as another user (AppSpec.User)
+// cannot reach it unless the operator opens the socket up; its peers are
+// still told apart by cgroup, whatever the file mode.
+//
 // Apps are started in a process group of their own (so a terminal's Ctrl-C
 // reaches migrate-run, which stops them), which makes an app that reads the
 // terminal a background job.

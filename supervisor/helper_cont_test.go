@@ -30,12 +30,25 @@ func (a *testApp) onSuspend(id uint64, m *proto.SuspendRequest) {
 	if e, err := strconv.ParseUint(os.Getenv(expiryEnv), 10, 32); err == nil {
 		rc.ExpirySec = uint32(e)
 	}
+	if a.kind == "dups" { // the connection twice: one resource, two slots
+		dup, _ := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 20)
+		defer unix.Close(dup)
+		rc.Slots = append(rc.Slots, proto.Slot{FD: int32(dup), Role: proto.RoleConn, Name: "dup"})
+		rc.Store = append(rc.Store, proto.Entry{Key: "dup", Value: []byte(strconv.Itoa(dup))})
+	}
 	if kind == proto.KindComplete {
 		wd, _ := os.Getwd()
 		rc.Exec = &proto.Exec{Args: os.Args, Cwd: wd, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 			SigMask: 1 << (unix.SIGUSR2 - 1)}
+		if a.kind == "liar" { // credentials it does not have
+			rc.Exec.UID, rc.Exec.GID = 0, 0
+		}
 	}
-	r := a.call(rc, []int{s.fd})
+	fds := []int{s.fd}
+	for _, sl := range rc.Slots[1:] {
+		fds = append(fds, int(sl.FD))
+	}
+	r := a.call(rc, fds)
 	switch b := r.Body.(type) {
 	case *proto.Ack:
 		report("acked %d %d", m.Session, b.Value)

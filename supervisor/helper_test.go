@@ -37,7 +37,8 @@ import (
 //	helperEnv   "app" or "probe"
 //	kindEnv     complete (default), internal, late (answers once told on
 //	            stdin), die (SIGKILLs itself on a SuspendRequest), self
-//	            (returns a complete continuation unasked)
+//	            (returns a complete continuation unasked), dups (hands
+//	            the connection over twice), liar (asks for uid 0)
 //	connsEnv    number of connections to accept and register (default 1)
 //	depsEnv     "1": connection i>0 depends on the session of connection 0
 //	expiryEnv   ReturnCont's expiry_sec
@@ -241,6 +242,9 @@ func (a *testApp) resumeFresh() {
 		os.Exit(2)
 	}
 	next, _ := strconv.ParseUint(string(rr.Value), 10, 64)
+	if a.kind == "dups" {
+		a.checkDup(cont, fd)
+	}
 	if f := os.Getenv(dieFileEnv); f != "" && os.Remove(f) == nil {
 		os.Exit(7) // dies once before confirming
 	}
@@ -252,6 +256,24 @@ func (a *testApp) resumeFresh() {
 	blk, _ := statusField(os.Getpid(), "SigBlk")
 	wd, _ := os.Getwd()
 	report("resumed %d %d %d %s %d %s %s", cont, sid, next, os.Getenv("MIGRATE_PID"), fd, blk, wd)
+}
+
+// checkDup reports whether the slot stored as "dup" was restored at its
+// number as the same socket as the connection: "dup OK" or "dup BAD".
+func (a *testApp) checkDup(cont uint64, fd int) {
+	r := a.call(&proto.Retrieve{Scope: proto.Scope{Cont: cont}, Key: "dup"}, nil)
+	rr, _ := r.Body.(*proto.RetrieveReply)
+	if rr == nil {
+		report("dup BAD")
+		return
+	}
+	dup, _ := strconv.Atoi(string(rr.Value))
+	var st1, st2 unix.Stat_t
+	if unix.Fstat(fd, &st1) != nil || unix.Fstat(dup, &st2) != nil || st1.Ino != st2.Ino {
+		report("dup BAD")
+		return
+	}
+	report("dup OK")
 }
 
 func ackValue(m proto.Message) uint64 {

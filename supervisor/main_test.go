@@ -109,16 +109,23 @@ func (h *harness) startApp(name string, env ...string) *testAppIO {
 // startAppMode starts the test binary as app name in helper mode mode.
 func (h *harness) startAppMode(name, mode string, env ...string) *testAppIO {
 	h.t.Helper()
-	inR, inW := pipe(h.t)
-	outR, outW := pipe(h.t)
 	exe, err := os.Executable()
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	wd, _ := os.Getwd()
-	spec := AppSpec{Name: name, Args: []string{exe, "-test.run=^$"}, Cwd: wd,
-		Env:    append([]string{helperEnv + "=" + mode, "PATH=/usr/bin:/bin"}, env...),
-		Listen: []string{"tcp://127.0.0.1:0"}, Stdio: [3]int{inR, outW, 2}}
+	return h.startAppSpec(AppSpec{Name: name, Args: []string{exe, "-test.run=^$"}, Cwd: wd,
+		Env: append([]string{helperEnv + "=" + mode, "PATH=/usr/bin:/bin"}, env...)})
+}
+
+// startAppSpec starts an app from spec, listening on a loopback port, with
+// its stdio connected to the test.
+func (h *harness) startAppSpec(spec AppSpec) *testAppIO {
+	h.t.Helper()
+	inR, inW := pipe(h.t)
+	outR, outW := pipe(h.t)
+	spec.Listen = []string{"tcp://127.0.0.1:0"}
+	spec.Stdio = [3]int{inR, outW, 2}
 	a, err := h.s.StartApp(spec)
 	unix.Close(inR)
 	unix.Close(outW)

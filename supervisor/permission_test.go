@@ -61,10 +61,7 @@ func TestForeignUIDRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	// Let uid 65534 reach the socket, so the supervisor, not the file
 	// mode, refuses it.
-	for dir := filepath.Dir(h.cfg.Socket); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
-		_ = os.Chmod(dir, 0o755)
-	}
-	_ = os.Chmod(h.cfg.Socket, 0o666)
+	openSocket(h)
 	exe := copyExecutable(t)
 	outR, outW := pipe(t)
 	null, _ := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
@@ -92,6 +89,14 @@ func TestForeignUIDRefused(t *testing.T) {
 	if n := len(h.s.Sessions("")); n != 0 {
 		t.Fatalf("%d sessions after a refused peer", n)
 	}
+}
+
+// openSocket lets every user reach the control socket (0600 by default).
+func openSocket(h *harness) {
+	for dir := filepath.Dir(h.cfg.Socket); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+		_ = os.Chmod(dir, 0o755)
+	}
+	_ = os.Chmod(h.cfg.Socket, 0o666)
 }
 
 // copyExecutable copies the test binary where any user may run it.
