@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 
 	"github.com/migrate-run/migrate/proto"
@@ -54,8 +55,12 @@ func opError(op, object string, timeout string, err error) error {
 		return fmt.Errorf("%s not found", object)
 	case errors.As(err, &pe) && pe.Code == proto.CodePermissionDenied:
 		return fmt.Errorf("%s: the supervisor refused: %s (run migratectl as the supervisor's user or root, outside its apps)", op, pe.Message)
-	case errors.As(err, &pe):
+	case errors.As(err, &pe) && strings.HasPrefix(pe.Message, op+":"):
+		return errors.New(pe.Message) // the supervisor named the operation already
+	case errors.As(err, &pe) && pe.Message != "":
 		return fmt.Errorf("%s: %s", op, pe.Message)
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: %s", op, pe.Code)
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return fmt.Errorf("%s: the supervisor closed the connection", op)
 	}

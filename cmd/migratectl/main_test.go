@@ -14,6 +14,7 @@ import (
 
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/fdpass"
+	"github.com/migrate-run/migrate/proto"
 	"github.com/migrate-run/migrate/supervisor"
 )
 
@@ -213,6 +214,23 @@ func TestShowPrintsARecordForPeople(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSupervisorErrorsReadOnce(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&proto.Error{Code: proto.CodeTimeout, Message: "suspend session 1: no continuation within 2s: timed out"},
+			"suspend session 1: no continuation within 2s: timed out"},
+		{&proto.Error{Code: proto.CodeBusy, Message: "wrong state"}, "suspend session 1: wrong state"},
+		{&proto.Error{Code: proto.CodeInternal}, "suspend session 1: internal"},
+		{&proto.Error{Code: proto.CodeUnknownSession, Message: "x"}, "session 1 not found"},
+	} {
+		if got := opError("suspend session 1", "session 1", "30s", tc.err).Error(); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }
