@@ -14,7 +14,7 @@ import (
 // app is a command run with migrate-run under a daemon; its output (and
 // that of every process of the app) goes to a log file.
 type app struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	logf   string
 	cmd    *exec.Cmd
@@ -112,7 +112,7 @@ func processGone(pid int) bool {
 }
 
 // waitGone waits until pid has exited.
-func waitGone(t *testing.T, pid int) {
+func waitGone(t testing.TB, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !processGone(pid) {
@@ -124,7 +124,7 @@ func waitGone(t *testing.T, pid int) {
 }
 
 // environ returns the environment of pid as a map.
-func environ(t *testing.T, pid int) map[string]string {
+func environ(t testing.TB, pid int) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + itoa(pid) + "/environ")
 	if err != nil {

@@ -71,7 +71,7 @@ func TestDescriptorsStableOverCycles(t *testing.T) {
 // 0 it polls for up to 5s until the count is want, otherwise until two
 // counts 50ms apart agree. (The connection of a process that just exited
 // closes in the supervisor a moment later, and nothing signals it.)
-func settledFDs(t *testing.T, pid, want int) int {
+func settledFDs(t testing.TB, pid, want int) int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	prev := -1

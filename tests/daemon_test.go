@@ -22,7 +22,7 @@ import (
 // a temporary directory and, as root, its apps' cgroups under a parent of
 // its own.
 type daemon struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	sock   string
 	state  string
@@ -38,7 +38,7 @@ var daemons atomic.Int64
 // startDaemon runs migrated with extra flags and waits until it answers.
 // At cleanup it stops it (and whatever it left) and checks that its cgroup
 // parent is gone.
-func startDaemon(t *testing.T, extra ...string) *daemon {
+func startDaemon(t testing.TB, extra ...string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := &daemon{t: t, dir: dir, sock: filepath.Join(dir, "migrated.sock"), state: filepath.Join(dir, "state"), extra: extra}

@@ -32,13 +32,13 @@ type stream struct {
 
 // dialStream connects to a counter-server and reads until the connection
 // ends; it is closed at cleanup.
-func dialStream(t *testing.T, addr string) *stream { return dial(t, addr, false) }
+func dialStream(t testing.TB, addr string) *stream { return dial(t, addr, false) }
 
 // dialBroadcast connects to a broadcast-server: lines are "<seq> <payload>"
 // and the first seq is wherever the client joined.
-func dialBroadcast(t *testing.T, addr string) *stream { return dial(t, addr, true) }
+func dialBroadcast(t testing.TB, addr string) *stream { return dial(t, addr, true) }
 
-func dial(t *testing.T, addr string, anyStart bool) *stream {
+func dial(t testing.TB, addr string, anyStart bool) *stream {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
