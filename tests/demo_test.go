@@ -125,6 +125,9 @@ func TestDemoFlow(t *testing.T) {
 	if human, err := d.ctl("show", id.String()); err != nil || !strings.Contains(human, "in continuation") {
 		t.Errorf("migratectl show: %v\n%s", err, human)
 	}
+	if comp, err := d.ctl("__complete", "resume", ""); err != nil || !strings.HasPrefix(comp, id.String()+"\tcounter, session "+sess.ID.String()+", suspended\n") {
+		t.Errorf("shell completion of resume offers %q (%v), want continuation %v", comp, err, id)
+	}
 
 	var res struct{ PID int }
 	d.ctlJSON(&res, "resume", id.String())

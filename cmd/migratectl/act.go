@@ -15,7 +15,8 @@ func (c *cli) suspendCmd() *cobra.Command {
 		Short: "Suspend a session (and the sessions that depend on it)",
 		Long: "suspend asks the app to hand the session over as a continuation and waits until the\n" +
 			"supervisor committed it. It prints the continuation ids, the session's first.",
-		Args: idArg("session"),
+		Args:              idArg("session"),
+		ValidArgsFunction: c.completeSessions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, _ := parseID("session", args[0])
 			var r struct{ Continuations []contstore.ID }
@@ -40,7 +41,8 @@ func (c *cli) resumeCmd() *cobra.Command {
 		Short: "Resume a continuation and wait until it runs",
 		Long: "resume starts a fresh process for a complete continuation, or hands an internal one to\n" +
 			"the running process that attached, and waits until the app confirmed.",
-		Args: idArg("continuation"),
+		Args:              idArg("continuation"),
+		ValidArgsFunction: c.completeConts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, _ := parseID("continuation", args[0])
 			var r struct{ PID int }
@@ -59,9 +61,10 @@ func (c *cli) resumeCmd() *cobra.Command {
 
 func (c *cli) dropCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "drop ID",
-		Short: "Discard a suspended continuation and close what it holds",
-		Args:  idArg("continuation"),
+		Use:               "drop ID",
+		Short:             "Discard a suspended continuation and close what it holds",
+		Args:              idArg("continuation"),
+		ValidArgsFunction: c.completeConts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, _ := parseID("continuation", args[0])
 			var r struct{}

@@ -234,3 +234,19 @@ func TestSupervisorErrorsReadOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletesIDsFromTheSupervisor(t *testing.T) {
+	sock := startSupervisor(t)
+	for _, args := range [][]string{{"show", ""}, {"resume", ""}, {"drop", ""}, {"suspend", ""}} {
+		// No continuation or session yet: nothing to offer, and no file
+		// names either (directive 4, ShellCompDirectiveNoFileComp).
+		code, out, _ := migratectl(append([]string{"--socket", sock, "__complete"}, args...)...)
+		if code != exitOK || !strings.HasPrefix(out, ":4\n") {
+			t.Errorf("complete %q: exit %d, %q", args, code, out)
+		}
+	}
+	code, out, _ := migratectl("--socket", filepath.Join(t.TempDir(), "none.sock"), "__complete", "show", "")
+	if code != exitOK || !strings.HasPrefix(out, ":4\n") {
+		t.Errorf("complete without a supervisor: exit %d, %q", code, out)
+	}
+}

@@ -17,9 +17,10 @@ import (
 func (c *cli) showCmd() *cobra.Command {
 	var values bool
 	cmd := &cobra.Command{
-		Use:   "show ID [--values]",
-		Short: "Show one continuation: descriptors, store, exec description",
-		Args:  idArg("continuation"),
+		Use:               "show ID [--values]",
+		Short:             "Show one continuation: descriptors, store, exec description",
+		Args:              idArg("continuation"),
+		ValidArgsFunction: c.completeConts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, _ := parseID("continuation", args[0])
 			var r struct{ Continuation supervisor.ContInfo }
