@@ -250,3 +250,22 @@ func TestCompletesIDsFromTheSupervisor(t *testing.T) {
 		t.Errorf("complete without a supervisor: exit %d, %q", code, out)
 	}
 }
+
+func TestShowWithoutValuesHidesThem(t *testing.T) {
+	ci := supervisor.ContInfo{ID: 3, Kind: contstore.KindComplete, State: contstore.StateSuspended,
+		Store: []supervisor.EntryInfo{{Key: "next", Size: 2}},
+		Exec:  &supervisor.ExecInfo{Args: []string{"/bin/app", "two words"}, Cwd: "/"}}
+	var buf bytes.Buffer
+	if err := printCont(&buf, ci, false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"  KEY   SIZE  EXPORTED\n", "  env      (--values shows it)\n", `  args     /bin/app "two words"` + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "VALUE") {
+		t.Errorf("show without --values has a VALUE column:\n%s", out)
+	}
+}

@@ -139,12 +139,18 @@ func printExec(w io.Writer, e *supervisor.ExecInfo, values bool) {
 	t := newTable(w, "  args", quoteArgs(e.Args))
 	t.row("  cwd", e.Cwd)
 	t.row("  uid/gid", fmt.Sprintf("%d/%d", e.UID, e.GID))
+	switch {
+	case !values:
+		// The supervisor sends the environment only with values: it may
+		// hold secrets.
+		t.row("  env", "(--values shows it)")
+	case len(e.Env) == 0:
+		t.row("  env", "(empty)")
+	}
 	if values {
 		for i, kv := range e.Env {
 			t.row(fmt.Sprintf("  env[%d]", i), kv)
 		}
-	} else {
-		t.row("  env", fmt.Sprintf("%d variables (--values shows them)", len(e.Env)))
 	}
 	_ = t.flush()
 }
