@@ -16,7 +16,13 @@
 // skip with a message.
 //
 // The binaries are built without -race: the tests time thousands of process
-// starts, and every package's own tests run under -race.
+// starts, and every package's own tests run under -race. MIGRATE_E2E_BIN=DIR
+// tests the binaries in DIR instead of building them, which lets a test
+// binary built with go test -c run as another user (all the end-to-end tests
+// pass as nobody, where migrated tells apps apart by process ancestry).
+//
+// BenchmarkSuspendResumeLatency times suspend+resume of counter-server from
+// outside: go test -run '^$' -bench SuspendResumeLatency -benchtime 200x.
 //
 // The floor benchmarks (floor_test.go) measure what no implementation of
 // migrate can beat on this machine: fork+exec of a static binary, one fsync'd

@@ -24,7 +24,15 @@ var mainPackages = []string{"./cmd/...", "./examples/...", "./tests/internal/...
 
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
+// binEnv names a directory of binaries built beforehand to test instead of
+// building them (a test binary run as another user, or installed binaries).
+const binEnv = "MIGRATE_E2E_BIN"
+
 func runTests(m *testing.M) int {
+	if dir := os.Getenv(binEnv); dir != "" {
+		bins = dir
+		return run(m)
+	}
 	dir, err := os.MkdirTemp("", "migrate-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tests:", err)
@@ -36,6 +44,11 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	bins = dir
+	return run(m)
+}
+
+// run runs the tests and then looks for goroutines they left.
+func run(m *testing.M) int {
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
