@@ -12,8 +12,8 @@
 // only time process starts), and real TCP clients on loopback ports the
 // kernel picks. As root each migrated puts its apps' cgroups under a parent
 // of its own, and a test checks at the end that the parent is gone; as
-// another user migrated runs without cgroups, and the tests that need them
-// skip with a message.
+// another user migrated runs without cgroups (peers told apart by process
+// ancestry) and the same tests run.
 //
 // The binaries are built without -race: the tests time thousands of process
 // starts, and every package's own tests run under -race. MIGRATE_E2E_BIN=DIR
@@ -33,4 +33,10 @@
 // The floor numbers depend on the machine and the file system under the
 // test's temporary directory; compare them only with numbers taken on the same
 // machine in the same run.
+//
+// The end-to-end tests take about a minute on two cores, most of it the
+// 1,000 suspend/resume cycles of TestDescriptorsStableOverCycles (-short runs
+// 100). Polling with a deadline stands in for events only where the kernel
+// gives none: a log file growing, a process that is not our child exiting, a
+// descriptor count settling.
 package tests
