@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,16 +48,32 @@ func runTests(m *testing.M) int {
 	return run(m)
 }
 
-// run runs the tests and then looks for goroutines they left.
+// run runs the tests and then looks for goroutines and descriptors they
+// left.
 func run(m *testing.M) int {
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "tests: leaked goroutines:", err)
-			code = 1
-		}
+	// The netpoller opens its descriptors on first use, and keeps them.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
 	}
-	return code
+	before := openFDs()
+	code := m.Run()
+	if code != 0 {
+		return code
+	}
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "tests: leaked goroutines:", err)
+		return 1
+	}
+	if after := openFDs(); after != before {
+		fmt.Fprintf(os.Stderr, "tests: %d descriptors open after the tests, %d before\n", after, before)
+		return 1
+	}
+	return 0
+}
+
+func openFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
 }
 
 // moduleRoot is the directory of the module's go.mod, as the go command
