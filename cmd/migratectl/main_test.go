@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -267,5 +268,32 @@ func TestShowWithoutValuesHidesThem(t *testing.T) {
 	}
 	if strings.Contains(out, "VALUE") {
 		t.Errorf("show without --values has a VALUE column:\n%s", out)
+	}
+}
+
+func TestCommandsLeaveNoDescriptors(t *testing.T) {
+	sock := startSupervisor(t)
+	count := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	migratectl("--socket", sock, "stats") // the netpoller opens its descriptors once
+	before := count()
+	for range 20 {
+		for _, args := range [][]string{{"stats"}, {"list"}, {"show", "9"}, {"--json", "sessions"}} {
+			migratectl(append([]string{"--socket", sock}, args...)...)
+		}
+	}
+	// The in-process supervisor closes its end of each connection when
+	// it reads the hangup, a moment later; nothing signals it.
+	deadline := time.Now().Add(5 * time.Second)
+	for count() != before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := count(); after != before {
+		t.Errorf("%d descriptors open after 80 commands, %d before", after, before)
 	}
 }
