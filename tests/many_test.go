@@ -15,11 +15,14 @@ import (
 // with no gap or duplicate.
 func TestManySessionsAtOnce(t *testing.T) {
 	const n = 64
+	// 750 lines 20ms apart: 15s of stream, so that no client is done
+	// before all 64 are registered and suspended on a loaded machine.
+	const count = 750
 	d := startDaemon(t)
-	_, addr := d.counterApp("counter", 10*time.Millisecond)
+	_, addr := d.counterApp("counter", 20*time.Millisecond)
 	clients := make([]*client, n)
 	for i := range clients {
-		clients[i] = startClient(t, addr, 600)
+		clients[i] = startClient(t, addr, count)
 	}
 	sessions := d.waitSessions(n)
 
@@ -63,7 +66,7 @@ func TestManySessionsAtOnce(t *testing.T) {
 	}
 	for i, c := range clients {
 		out, err := c.wait(t)
-		if err != nil || out != "ok: received 600 numbers, last 600, no gap or duplicate\n" {
+		if want := fmt.Sprintf("ok: received %d numbers, last %d, no gap or duplicate\n", count, count); err != nil || out != want {
 			t.Errorf("client %d: %v: %s", i, err, out)
 		}
 	}
