@@ -84,7 +84,7 @@ func (d *daemon) waitSessions(n int) []supervisor.SessionInfo {
 func TestDemoFlow(t *testing.T) {
 	d := startDaemon(t)
 	_, addr := d.counterApp("counter", 5*time.Millisecond)
-	c := startClient(t, addr, 400)
+	c := startClient(t, addr, 600)
 	sess := d.waitSessions(1)[0]
 	oldPID := sess.PID
 	if sess.App != "counter" || sess.Handler != "complete" || sess.Conn.Local != addr {
@@ -145,7 +145,7 @@ func TestDemoFlow(t *testing.T) {
 	}
 
 	out, err := c.wait(t)
-	if err != nil || out != "ok: received 400 numbers, last 400, no gap or duplicate\n" {
+	if err != nil || out != "ok: received 600 numbers, last 600, no gap or duplicate\n" {
 		t.Fatalf("counter-client: %v\n%s", err, out)
 	}
 	for _, ci := range d.conts() {
