@@ -17,6 +17,8 @@ for b in migrate-run migratectl counter-server counter-client; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/migrate-demo.XXXXXX")
+# The app's name carries our pid: as root its cgroup is migrate/counter-PID,
+# and a supervisor destroys a cgroup of the same name it finds at start.
 sock=$work/migrated.sock
 run_pid='' client_pid=''
 
@@ -71,7 +73,7 @@ more_than() {
 }
 
 say "starting counter-server under migrate-run (embedded supervisor, state in $work)"
-"$bin/migrate-run" --name counter --socket "$sock" --state-dir "$work/state" \
+"$bin/migrate-run" --name "counter-$$" --socket "$sock" --state-dir "$work/state" \
 	--listen tcp://127.0.0.1:0 --log-level warn -- "$bin/counter-server" --interval 10ms \
 	>"$work/server.log" 2>&1 &
 run_pid=$!
