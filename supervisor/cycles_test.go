@@ -58,13 +58,22 @@ func cycle(t testing.TB, h *harness, app *testAppIO, sid contstore.SessionID) {
 	}
 	h.s.mu.Lock()
 	old := h.s.procs[rec.OldPID]
+	var oldConns []*conn
+	for c := range h.s.conns {
+		if int(c.cred.Pid) == rec.OldPID {
+			oldConns = append(oldConns, c)
+		}
+	}
 	h.s.mu.Unlock()
 	app.proceed()
 	if err := <-done; err != nil {
 		t.Fatalf("Suspend: %v", err)
 	}
 	if old != nil {
-		<-old.exited // reaped, so its pidfd and control connection go too
+		<-old.exited // reaped: its pidfd is closed
+	}
+	for _, c := range oldConns {
+		<-c.done // hung up: its control socket is closed
 	}
 	if _, err := h.s.Resume(context.Background(), cont); err != nil {
 		t.Fatalf("Resume: %v", err)

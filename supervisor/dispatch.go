@@ -130,6 +130,7 @@ func (s *Supervisor) compatGet(c *conn, m *proto.CompatGet) (proto.Body, error) 
 // fail, its attach registration ends, the sessions it registered keep
 // their held duplicates but have no process to ask any more.
 func (s *Supervisor) hangUp(c *conn) {
+	_ = c.c.Close() // first, so that done means the socket is gone too
 	c.mu.Lock()
 	close(c.done)
 	c.mu.Unlock()
@@ -149,6 +150,5 @@ func (s *Supervisor) hangUp(c *conn) {
 		}
 	}
 	s.mu.Unlock()
-	_ = c.c.Close()
 	c.log.Debug().Msg("peer disconnected")
 }

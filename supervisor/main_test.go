@@ -57,6 +57,10 @@ func newHarness(t testing.TB, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(&cfg)
 	}
+	// Registered first, so it runs last: whatever the test opened through
+	// the supervisor is closed by then.
+	before := openFDs(t)
+	t.Cleanup(func() { waitFDs(t, before) })
 	return startHarness(t, cfg)
 }
 
@@ -88,6 +92,11 @@ func (h *harness) stop() {
 	h.cancel = nil
 	if err := <-h.done; err != nil {
 		h.t.Errorf("Run: %v", err)
+	}
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	for pid, p := range h.s.procs {
+		h.t.Errorf("process %d of app %s not reaped at shutdown", pid, p.app.name)
 	}
 }
 

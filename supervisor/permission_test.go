@@ -156,7 +156,7 @@ func TestMalformedRefused(t *testing.T) {
 
 // waitFDs waits until the test process has want descriptors open: a
 // connection's goroutine closes its socket just after the peer leaves.
-func waitFDs(t *testing.T, want int) {
+func waitFDs(t testing.TB, want int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for openFDs(t) != want {

@@ -139,8 +139,11 @@ func (s *Supervisor) signalApp(a *App, sig unix.Signal) {
 	}
 	pids, _ := a.group.Procs()
 	for _, pid := range pids {
+		// FindProcess holds a pidfd: a reused pid is never signalled,
+		// and Release closes the descriptor now rather than at GC.
 		if pr, err := os.FindProcess(pid); err == nil {
 			_ = pr.Signal(sig)
+			_ = pr.Release()
 		}
 	}
 }
