@@ -66,3 +66,41 @@ func TestExpiryDropsTheContinuation(t *testing.T) {
 		t.Errorf("migrated has %d descriptors after the expiry, %d before the client came", n, fdsBefore)
 	}
 }
+
+// TestDropClosesTheConnection drops a suspended continuation with
+// migratectl drop: the held connection is closed (the client sees it end),
+// resume refuses the id, and migrated is back to its descriptors.
+func TestDropClosesTheConnection(t *testing.T) {
+	d := startDaemon(t)
+	_, addr := d.counterApp("counter", 5*time.Millisecond)
+	fdsBefore := settledFDs(t, d.pid(), -1)
+	s := dialStream(t, addr)
+	sess := d.waitSessions(1)[0]
+	var sus struct{ Continuations []contstore.ID }
+	d.ctlJSON(&sus, "suspend", sess.ID.String())
+	id := sus.Continuations[0]
+
+	out, err := d.ctl("drop", id.String())
+	if err != nil || out != "continuation "+id.String()+" dropped\n" {
+		t.Fatalf("migratectl drop: %v %q", err, out)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the client is still connected 15s after its continuation was dropped")
+	}
+	for _, ci := range d.conts() {
+		if ci.ID == id && ci.State != contstore.StateDropped {
+			t.Errorf("continuation %v is %s after drop, want dropped or gone", id, ci.State)
+		}
+	}
+	if _, err := d.ctl("resume", id.String()); err == nil {
+		t.Errorf("resume of dropped continuation %v succeeded", id)
+	}
+	if _, err := d.ctl("drop", id.String()); err == nil {
+		t.Errorf("a second drop of continuation %v succeeded", id)
+	}
+	if n := settledFDs(t, d.pid(), fdsBefore); n != fdsBefore {
+		t.Errorf("migrated has %d descriptors after the drop, %d before the client came", n, fdsBefore)
+	}
+}
