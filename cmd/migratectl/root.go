@@ -81,7 +81,7 @@ func (c *cli) do(ctx context.Context, req *proto.AdminRequest, op, object string
 // query runs req and either prints its document (--json) or decodes it
 // into out and calls human.
 func (c *cli) query(cmd *cobra.Command, req *proto.AdminRequest, op, object string, out any, human func() error) error {
-	js, err := c.do(cmd.Context(), req, op, object)
+	js, err := c.do(orBackground(cmd.Context()), req, op, object)
 	if err != nil {
 		return err
 	}
