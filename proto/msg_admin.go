@@ -99,6 +99,9 @@ type AdminStartApp struct {
 	// Listen are addresses the supervisor opens, holds and passes as
 	// LISTEN_FDS from fd 3 up: "tcp://HOST:PORT" or "unix:PATH".
 	Listen []string
+	// ExpirySec is the app's default continuation lifetime in seconds; 0
+	// takes the supervisor's.
+	ExpirySec uint32
 }
 
 // Type returns TypeAdminStartApp.
@@ -111,6 +114,7 @@ func (m *AdminStartApp) walk(c *codec) {
 	c.strs(3, "env", &m.Env, textOS, MaxItems)
 	c.str(4, "cwd", &m.Cwd, textOS)
 	c.strs(5, "listen", &m.Listen, textName, MaxFDs)
+	num(c, 6, "expiry_sec", &m.ExpirySec)
 }
 
 func (m *AdminStartApp) check() error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/proto"
@@ -99,7 +100,7 @@ func (s *Supervisor) adminStart(c *conn, r *proto.AdminStartApp, fds []int) (any
 		user.UID, user.GID, user.AdditionalGids = c.cred.Uid, c.cred.Gid, nil
 	}
 	spec := AppSpec{Name: r.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: &user, Listen: r.Listen,
-		Stdio: [3]int{fds[0], fds[1], fds[2]}}
+		Stdio: [3]int{fds[0], fds[1], fds[2]}, Expiry: time.Duration(r.ExpirySec) * time.Second}
 	a, err := s.StartApp(spec)
 	if err != nil {
 		return nil, err

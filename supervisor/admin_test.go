@@ -118,7 +118,7 @@ func TestAdminStartAndWait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	info, err := ac.StartApp(ctx, &proto.AdminStartApp{Name: "echo", Args: []string{"sh", "-c", "echo hello from $MIGRATE_APP"},
-		Env: []string{"PATH=/usr/bin:/bin"}, Cwd: "/"}, [3]int{0, outW, 2})
+		Env: []string{"PATH=/usr/bin:/bin"}, Cwd: "/", ExpirySec: 600}, [3]int{0, outW, 2})
 	closeFDs([]int{outW})
 	if err != nil || info.Name != "echo" || info.PID == 0 {
 		t.Fatalf("StartApp: %+v, %v", info, err)
@@ -126,6 +126,12 @@ func TestAdminStartAndWait(t *testing.T) {
 	info, err = ac.WaitApp(ctx, "echo")
 	if err != nil || info.Exit == nil || info.Exit.Code != 0 || !info.Done {
 		t.Fatalf("WaitApp: %+v, %v", info, err)
+	}
+	h.s.mu.Lock()
+	expiry := h.s.expiryFor(h.s.apps["echo"], 0)
+	h.s.mu.Unlock()
+	if expiry != 10*time.Minute {
+		t.Fatalf("the app's default expiry is %v, want the 600 s asked", expiry)
 	}
 	if _, err := ac.StopApp(ctx, "echo"); err != nil {
 		t.Fatalf("StopApp: %v", err)

@@ -166,3 +166,18 @@ func waitFDs(t testing.TB, want int) {
 		time.Sleep(10 * time.Millisecond) // nothing signals a close
 	}
 }
+
+// An app registers a compatibility vector per version and reads it back;
+// an unregistered version is unknown-key.
+func TestCompatRegistry(t *testing.T) {
+	h := newHarness(t, nil)
+	app := h.startAppMode("compat", "probe", probeEnv+"=compatreg:1,compatget:1,compatget:2")
+	for _, want := range []string{"0", "0", fmt.Sprint(int(proto.CodeUnknownKey))} {
+		if got := app.expect("probe"); got[1] != want {
+			t.Fatalf("probe %s answered %s, want %s", got[0], got[1], want)
+		}
+	}
+	if tags, err := h.s.store.GetCompat("compat@1"); err != nil || len(tags) != 1 {
+		t.Fatalf("stored vector %v, %v", tags, err)
+	}
+}

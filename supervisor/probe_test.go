@@ -3,6 +3,7 @@ package supervisor
 import (
 	"encoding/binary"
 	"os"
+	"strconv"
 
 	"github.com/migrate-run/migrate/proto"
 )
@@ -28,6 +29,14 @@ func (a *testApp) probeOne(name string, v uint64) int {
 		body, fds = &proto.GetSession{FD: 0, Cont: v}, []int{0}
 	case "admin":
 		body = &proto.AdminRequest{Op: proto.AdminStats}
+	case "compatreg":
+		body = &proto.CompatRegister{Version: strconv.FormatUint(v, 10), Tags: []proto.CompatTag{{ID: 1, Name: "libssl", Value: "3.0"}}}
+	case "compatget":
+		m := a.call(&proto.CompatGet{Version: strconv.FormatUint(v, 10)}, nil)
+		if r, ok := m.Body.(*proto.CompatReply); ok && (len(r.Tags) != 1 || r.Tags[0].Value != "3.0") {
+			return -1 // a reply, but not the vector registered
+		}
+		return codeOfReply(m)
 	default:
 		return a.probeRaw(name)
 	}

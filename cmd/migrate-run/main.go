@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +57,7 @@ type flags struct {
 	name, socket, stateDir, logFormat, logLevel string
 	listen                                      []string
 	noCgroups                                   bool
+	expiry                                      time.Duration
 }
 
 func command() *cobra.Command {
@@ -81,6 +83,7 @@ func command() *cobra.Command {
 	fs.StringVar(&f.socket, "socket", supervisor.DefaultSocket(), "control socket of the supervisor")
 	fs.StringVar(&f.stateDir, "state-dir", supervisor.DefaultStateDir(), "store directory of an embedded supervisor")
 	fs.BoolVar(&f.noCgroups, "no-cgroups", false, "an embedded supervisor runs the app without cgroups")
+	fs.DurationVar(&f.expiry, "expiry", 0, "the app's default continuation lifetime (default: the supervisor's)")
 	fs.StringVar(&f.logFormat, "log-format", "", "json or console (default: console on a terminal, json otherwise)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
@@ -97,7 +100,8 @@ func run(ctx context.Context, f flags, args []string) error {
 	if err != nil {
 		return err
 	}
-	start := &proto.AdminStartApp{Name: f.name, Args: args, Env: os.Environ(), Cwd: cwd, Listen: f.listen}
+	start := &proto.AdminStartApp{Name: f.name, Args: args, Env: os.Environ(), Cwd: cwd, Listen: f.listen,
+		ExpirySec: uint32(f.expiry / time.Second)}
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if ac, err := supervisor.Dial(f.socket); err == nil {
@@ -152,7 +156,7 @@ func runEmbedded(ctx context.Context, f flags, start *proto.AdminStartApp) error
 		return err
 	}
 	a, err := s.StartApp(supervisor.AppSpec{Name: start.Name, Args: start.Args, Env: start.Env, Cwd: start.Cwd,
-		Listen: start.Listen, Stdio: [3]int{0, 1, 2}})
+		Listen: start.Listen, Stdio: [3]int{0, 1, 2}, Expiry: time.Duration(start.ExpirySec) * time.Second})
 	if err == nil {
 		select {
 		case <-a.Done():
