@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -178,4 +179,22 @@ func TestControlSocket(t *testing.T) {
 		t.Fatalf("listen over a stale socket: %v", err)
 	}
 	ln2.Close()
+}
+
+// New surfaces the store's errors: a store another supervisor holds is
+// locked, a file that is no store is corrupt; nothing is started.
+func TestStoreErrors(t *testing.T) {
+	h := newHarness(t, nil)
+	cfg := h.cfg
+	cfg.Socket = filepath.Join(t.TempDir(), "other.sock")
+	if _, err := New(cfg); !errors.Is(err, contstore.ErrLocked) {
+		t.Fatalf("New on a held store: %v, want ErrLocked", err)
+	}
+	cfg.StateDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.StateDir, StoreFile), []byte("not a bbolt file at all, not even close"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg); !errors.Is(err, contstore.ErrCorrupt) {
+		t.Fatalf("New on a corrupt store: %v, want ErrCorrupt", err)
+	}
 }

@@ -277,6 +277,11 @@ func (s *Supervisor) tearDownApp(a *App) {
 		}
 	}
 	closeFDs(a.listen)
+	for _, addr := range a.spec.Listen[:len(a.listen)] {
+		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+			_ = os.Remove(path) // the socket file the supervisor bound
+		}
+	}
 	a.listen = nil
 	if a.group != nil {
 		if err := a.group.Destroy(); err != nil {

@@ -31,7 +31,7 @@ func (s *Supervisor) launch(a *App, spec launcher.Spec, cont contstore.ID) (*pro
 	defer s.startMu.Unlock()
 	lp, err := launcher.Start(spec)
 	if err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
+		return nil, fmt.Errorf("start process: %w", err)
 	}
 	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, started: time.Now(), exited: make(chan struct{})}
 	s.mu.Lock()

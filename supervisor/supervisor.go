@@ -48,7 +48,7 @@ type Supervisor struct {
 }
 
 // New opens the continuation store under cfg.StateDir, recovers what an
-// earlier run left in it (see Recover in the package documentation) and
+// earlier run left in it (see Caveats in the package documentation) and
 // prepares the apps' cgroups. It does not listen yet: Run does. Errors from
 // the store (locked by another process, corrupt, another schema) are
 // returned wrapped, naming the file.
