@@ -15,6 +15,7 @@ const (
 	DefaultExpiry         = time.Hour
 	DefaultMaxExpiry      = 24 * time.Hour
 	DefaultStopTimeout    = 5 * time.Second
+	DefaultResumeTimeout  = 30 * time.Second
 	DefaultMaxStoreBytes  = 16 << 20
 	DefaultMaxValueBytes  = 1 << 20
 	// StoreFile is the name of the continuation store in Config.StateDir.
@@ -44,6 +45,9 @@ type Config struct {
 	// StopTimeout is how long a stopping app has between SIGTERM and the
 	// cgroup's SIGKILL.
 	StopTimeout time.Duration
+	// ResumeTimeout is how long a fresh process has to confirm (Resumed)
+	// before it is killed and its continuation suspended again.
+	ResumeTimeout time.Duration
 	// MaxStoreBytes and MaxValueBytes bound a session's attribute/value
 	// store and one value.
 	MaxStoreBytes uint64
@@ -97,6 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.DefaultExpiry, DefaultExpiry)
 	def(&c.MaxExpiry, DefaultMaxExpiry)
 	def(&c.StopTimeout, DefaultStopTimeout)
+	def(&c.ResumeTimeout, DefaultResumeTimeout)
 	if c.MaxStoreBytes == 0 {
 		c.MaxStoreBytes = DefaultMaxStoreBytes
 	}
@@ -106,7 +111,7 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case !filepath.IsAbs(c.Socket):
 		return c, fmt.Errorf("check config: socket %q is not absolute: %w", c.Socket, ErrBadConfig)
-	case c.SuspendTimeout < 0 || c.DefaultExpiry < 0 || c.MaxExpiry < 0 || c.StopTimeout < 0:
+	case c.SuspendTimeout < 0 || c.DefaultExpiry < 0 || c.MaxExpiry < 0 || c.StopTimeout < 0 || c.ResumeTimeout < 0:
 		return c, fmt.Errorf("check config: negative duration: %w", ErrBadConfig)
 	case c.DefaultExpiry > c.MaxExpiry:
 		return c, fmt.Errorf("check config: default expiry %v above the cap %v: %w", c.DefaultExpiry, c.MaxExpiry, ErrBadConfig)

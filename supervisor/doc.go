@@ -66,7 +66,8 @@
 // with Resumed; then the continuation is resumed and its held descriptors
 // closed. Its record stays, in state resumed, until its expiry, so that
 // migratectl show still finds it. If the fresh process exits before it
-// confirms, the continuation is suspended again and can be resumed again.
+// confirms, or does not confirm within Config.ResumeTimeout (it is then
+// killed), the continuation is suspended again and can be resumed again.
 // An internal or system continuation goes to the newest connection of its
 // app that sent Attach (AttachSession with the held descriptors in slot
 // order and the store): its Ack resumes it, its Error leaves it suspended.

@@ -56,6 +56,8 @@ const (
 	// dieFileEnv names a file: a fresh process that finds it removes it
 	// and exits before it confirms its resume.
 	dieFileEnv = "SUPTEST_DIEFILE"
+	// hangFileEnv is the same, but the process hangs instead.
+	hangFileEnv = "SUPTEST_HANGFILE"
 )
 
 type testApp struct {
@@ -247,6 +249,9 @@ func (a *testApp) resumeFresh() {
 	}
 	if f := os.Getenv(dieFileEnv); f != "" && os.Remove(f) == nil {
 		os.Exit(7) // dies once before confirming
+	}
+	if f := os.Getenv(hangFileEnv); f != "" && os.Remove(f) == nil {
+		select {} // hangs once without confirming
 	}
 	sid := ackValue(a.call(&proto.GetSession{FD: int32(fd), Cont: cont, Handler: a.handlerKind()}, []int{fd}))
 	if ackValue(a.call(&proto.Resumed{Cont: cont}, nil)) != 0 {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/launcher"
 )
@@ -119,6 +121,7 @@ func (s *Supervisor) launchResume(h *heldCont) (*proc, error) {
 		return nil, fmt.Errorf("resume continuation %v: %w", h.rec.ID, err)
 	}
 	s.stage(stageLaunch, time.Since(start))
+	time.AfterFunc(s.cfg.ResumeTimeout, func() { s.resumeOverdue(h, p) })
 	s.log.Info().Str("app", h.app.name).Stringer("cont", h.rec.ID).Int("pid", p.pid).
 		Int("old_pid", h.rec.OldPID).Msg("fresh process started")
 	return p, nil
@@ -199,6 +202,19 @@ func (s *Supervisor) finishHeld(h *heldCont, c *conn) {
 			sess.conn, sess.pid = c, int(c.cred.Pid)
 		}
 		s.sessions[sess.id] = sess
+	}
+}
+
+// resumeOverdue kills a fresh process that has not confirmed in time; its
+// exit puts the continuation back to suspended (resumerExited).
+func (s *Supervisor) resumeOverdue(h *heldCont, p *proc) {
+	s.mu.Lock()
+	overdue := h.state == contstore.StateResuming && h.resumer == p
+	s.mu.Unlock()
+	if overdue {
+		s.log.Warn().Stringer("cont", h.rec.ID).Int("pid", p.pid).Dur("timeout", s.cfg.ResumeTimeout).
+			Msg("fresh process did not confirm, killing it")
+		_ = p.lp.Signal(unix.SIGKILL)
 	}
 }
 

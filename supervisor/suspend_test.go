@@ -174,3 +174,29 @@ func TestAncestryIdentity(t *testing.T) {
 	app.expect("resumed")
 	cl.expectRun(1, 1)
 }
+
+// A fresh process that never confirms is killed after the resume timeout;
+// the continuation is suspended again and a second resume succeeds.
+func TestResumeTimeout(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ResumeTimeout = 300 * time.Millisecond })
+	hangFile := filepath.Join(t.TempDir(), "hang")
+	app := h.startApp("sleepy", hangFileEnv+"="+hangFile)
+	cl := dialApp(t, app.expect("listening")[0])
+	sid := contstore.SessionID(atou(t, app.expect("registered")[1]))
+	cl.expectRun(0, 1)
+	cont := suspendAcked(t, h, app, sid)
+	if err := os.WriteFile(hangFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Resume(context.Background(), cont); !errors.Is(err, ErrNoProcess) {
+		t.Fatalf("Resume with a hanging process: %v, want ErrNoProcess", err)
+	}
+	if rec, _ := h.s.store.Get(cont); rec.State != contstore.StateSuspended {
+		t.Fatalf("after the overdue resume the record is %s, want suspended", rec.State)
+	}
+	if _, err := h.s.Resume(context.Background(), cont); err != nil {
+		t.Fatalf("second Resume: %v", err)
+	}
+	app.expect("resumed")
+	cl.expectRun(1, 1)
+}

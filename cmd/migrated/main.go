@@ -31,6 +31,7 @@ type flags struct {
 	logFormat, logLevel            string
 	defaultExpiry, maxExpiry       time.Duration
 	suspendTimeout, stopTimeout    time.Duration
+	resumeTimeout                  time.Duration
 }
 
 func command() *cobra.Command {
@@ -53,6 +54,7 @@ func command() *cobra.Command {
 	fs.DurationVar(&f.defaultExpiry, "default-expiry", supervisor.DefaultExpiry, "lifetime of a continuation that asks none")
 	fs.DurationVar(&f.maxExpiry, "max-expiry", supervisor.DefaultMaxExpiry, "longest lifetime of any continuation")
 	fs.DurationVar(&f.suspendTimeout, "suspend-timeout", supervisor.DefaultSuspendTimeout, "how long an app has to answer a suspend request")
+	fs.DurationVar(&f.resumeTimeout, "resume-timeout", supervisor.DefaultResumeTimeout, "how long a fresh process has to confirm its resume")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "how long a stopping app has between SIGTERM and SIGKILL")
 	return cmd
 }
@@ -64,7 +66,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, CgroupParent: f.cgroupParent,
 		NoCgroups: f.noCgroups, SuspendTimeout: f.suspendTimeout, DefaultExpiry: f.defaultExpiry,
-		MaxExpiry: f.maxExpiry, StopTimeout: f.stopTimeout, Log: log})
+		MaxExpiry: f.maxExpiry, StopTimeout: f.stopTimeout, ResumeTimeout: f.resumeTimeout, Log: log})
 	if err != nil {
 		return fmt.Errorf("start supervisor: %w", err)
 	}
