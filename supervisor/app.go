@@ -166,12 +166,10 @@ func (s *Supervisor) setUpApp(a *App) error {
 		return err
 	}
 	a.user = user
-	p, err := s.launch(a, s.mainSpec(a), 0)
-	if err != nil {
+	if _, err := s.launch(a, s.mainSpec(a), 0); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	a.main, a.started = p, time.Now()
 	s.adopt(a)
 	s.mu.Unlock()
 	return nil

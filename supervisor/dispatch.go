@@ -127,8 +127,8 @@ func (s *Supervisor) compatGet(c *conn, m *proto.CompatGet) (proto.Body, error) 
 }
 
 // hangUp forgets a connection whose read loop ended: its pending requests
-// fail, its attach registration ends, the sessions it registered keep
-// their held duplicates but have no process to ask any more.
+// fail, its attach registration ends, and the active sessions it registered
+// stay registered with no process to ask and their duplicates closed.
 func (s *Supervisor) hangUp(c *conn) {
 	_ = c.c.Close() // first, so that done means the socket is gone too
 	c.mu.Lock()
@@ -145,8 +145,16 @@ func (s *Supervisor) hangUp(c *conn) {
 		}
 	}
 	for _, sess := range s.sessions {
-		if sess.conn == c {
-			sess.conn = nil
+		if sess.conn != c {
+			continue
+		}
+		sess.conn = nil
+		if sess.state == sessionActive && sess.dup >= 0 {
+			// Nobody is left to suspend it: stop holding the connection,
+			// so its peer sees it end when the app's own copies go.
+			closeFDs([]int{sess.dup})
+			sess.dup = -1
+			c.log.Info().Stringer("session", sess.id).Msg("session orphaned, its connection released")
 		}
 	}
 	s.mu.Unlock()

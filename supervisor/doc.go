@@ -93,9 +93,11 @@
 //
 // An app killed while it handles a SuspendRequest leaves its session
 // registered, not suspended: Suspend fails with ErrNoProcess and nothing is
-// stored. The session's held duplicate keeps the connection open until the
-// session is closed or the app stops; with no process to ask, it can never
-// be suspended.
+// stored. When the connection that registered an active session closes
+// (the process died or never said SessionClose), the session stays
+// registered with no process to ask, so it can no longer be suspended, and
+// its held duplicate is closed at once: the supervisor never keeps a
+// client's connection open after the app has let go of it.
 //
 // Without cgroups, identity by ancestry is weaker: a process that
 // double-forks away from the app's tree belongs to no app (the subreaper

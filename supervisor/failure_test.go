@@ -16,7 +16,7 @@ import (
 func TestKilledMidSuspend(t *testing.T) {
 	h := newHarness(t, nil)
 	app := h.startApp("fragile", kindEnv+"=die")
-	dialApp(t, app.expect("listening")[0])
+	cl := dialApp(t, app.expect("listening")[0])
 	sid := contstore.SessionID(atou(t, app.expect("registered")[1]))
 	before, _ := h.s.store.Stats()
 	_, err := h.s.Suspend(context.Background(), sid, proto.ReasonOperator)
@@ -30,6 +30,11 @@ func TestKilledMidSuspend(t *testing.T) {
 	assertSessionStates(t, h, map[contstore.SessionID]sessionState{sid: sessionActive})
 	if _, err := h.s.Suspend(context.Background(), sid, proto.ReasonOperator); !errors.Is(err, ErrNoProcess) {
 		t.Fatalf("second Suspend: %v, want ErrNoProcess (nobody left to ask)", err)
+	}
+	// The supervisor let go of the connection: the client sees it end.
+	_ = cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := cl.c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("client read %d bytes, %v; want end of stream", n, err)
 	}
 }
 

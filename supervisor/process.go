@@ -36,6 +36,10 @@ func (s *Supervisor) launch(a *App, spec launcher.Spec, cont contstore.ID) (*pro
 	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, started: time.Now(), exited: make(chan struct{})}
 	s.mu.Lock()
 	s.procs[p.pid] = p
+	if cont == 0 && a.main == nil {
+		// Before the reaper can see it exit: the exit status is the app's.
+		a.main, a.started = p, p.started
+	}
 	if h := s.held[cont]; cont != 0 && h != nil {
 		// Before the process can confirm: it runs from here on.
 		h.resumer, h.launched = p, p.started
@@ -100,7 +104,7 @@ func (s *Supervisor) liveProcs(a *App) []int {
 // no process of it remains and none of its continuations is held.
 func (s *Supervisor) checkDone(a *App) {
 	s.mu.Lock()
-	exited := a.exit != nil || a.main == nil
+	exited := a.exit != nil || a.orphan
 	held := 0
 	for _, h := range s.held {
 		if h.app == a {
