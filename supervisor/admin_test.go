@@ -160,12 +160,21 @@ func TestControlSocket(t *testing.T) {
 	}
 	cfg := h.cfg
 	cfg.StateDir = t.TempDir()
+	cfg.CgroupParent += "-second" // the cgroup parent is the first one's
 	s2, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s2.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second supervisor on a live socket: %v, want ErrRunning", err)
+	}
+	// The refused Run let go of the store and the cgroup parent.
+	s3, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New after a refused Run: %v", err)
+	}
+	if err := s3.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("third supervisor on a live socket: %v, want ErrRunning", err)
 	}
 	h.stop()
 	// A socket file nobody answers on is what a killed supervisor leaves.
@@ -187,6 +196,7 @@ func TestStoreErrors(t *testing.T) {
 	h := newHarness(t, nil)
 	cfg := h.cfg
 	cfg.Socket = filepath.Join(t.TempDir(), "other.sock")
+	cfg.CgroupParent += "-second" // the cgroup parent is the first one's
 	if _, err := New(cfg); !errors.Is(err, contstore.ErrLocked) {
 		t.Fatalf("New on a held store: %v, want ErrLocked", err)
 	}
@@ -194,6 +204,7 @@ func TestStoreErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, StoreFile), []byte("not a bbolt file at all, not even close"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The failed New let go of the cgroup parent: this one takes it again.
 	if _, err := New(cfg); !errors.Is(err, contstore.ErrCorrupt) {
 		t.Fatalf("New on a corrupt store: %v, want ErrCorrupt", err)
 	}

@@ -189,25 +189,44 @@ func appUser(u *specs.User) (specs.User, error) {
 	return launcher.CurrentUser()
 }
 
-// makeGroup creates the app's cgroup. A group left by an earlier run under
-// the same name is destroyed first: its processes have no supervisor.
+// makeGroup creates the app's cgroup. The supervisor holds its cgroup
+// parent exclusively (see New), so a group of the app's name that exists
+// already was left by a dead run of a supervisor on this parent: its
+// processes, if any, are watched by no one, and it is destroyed first.
 func (s *Supervisor) makeGroup(a *App) error {
 	if s.cg == nil {
 		return nil
 	}
 	g, err := s.cg.Create(a.name, a.spec.Resources)
 	if errors.Is(err, accounting.ErrExists) {
-		s.log.Warn().Str("app", a.name).Msg("leftover cgroup destroyed")
-		if old, lerr := s.cg.Load(a.name); lerr == nil {
-			_ = old.Destroy()
+		if err = s.destroyLeftover(a.name); err == nil {
+			g, err = s.cg.Create(a.name, a.spec.Resources)
 		}
-		g, err = s.cg.Create(a.name, a.spec.Resources)
 	}
 	if err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
 	a.group = g
 	a.cgroupRel = "/" + s.cgroupParent() + "/" + a.name
+	return nil
+}
+
+// destroyLeftover kills the processes of a leftover group and removes it,
+// logging the pids killed.
+func (s *Supervisor) destroyLeftover(name string) error {
+	old, err := s.cg.Load(name)
+	if err != nil {
+		return fmt.Errorf("load leftover cgroup: %w", err)
+	}
+	pids, err := old.Procs()
+	if err != nil {
+		return fmt.Errorf("list leftover cgroup: %w", err)
+	}
+	if err := old.Destroy(); err != nil {
+		return fmt.Errorf("destroy leftover cgroup: %w", err)
+	}
+	s.log.Warn().Str("app", name).Ints("killed", pids).Str("parent", s.cgroupParent()).
+		Msg("leftover cgroup of an earlier run destroyed")
 	return nil
 }
 

@@ -121,6 +121,17 @@
 // cannot reach it unless the operator opens the socket up; its peers are
 // still told apart by cgroup, whatever the file mode.
 //
+// As root, apps' cgroups live under Config.CgroupParent, which a supervisor
+// holds exclusively while it runs: an flock on
+// /run/migrate/cgroup-<parent, '/' escaped>.lock (the directory of
+// DefaultSocket), taken by New without waiting and let go when Run returns
+// (the kernel lets go of it when a supervisor dies). A second supervisor on
+// the parent fails in New with a *ParentInUseError naming the holder's pid.
+// So a cgroup of an app's name found under the parent is a dead run's
+// leftover, and StartApp destroys it (its processes killed, their pids
+// logged). Supervisors in different mount namespaces with different /run
+// do not see each other's locks.
+//
 // Apps are started in a process group of their own (so a terminal's Ctrl-C
 // reaches migrate-run, which stops them), which makes an app that reads the
 // terminal a background job.

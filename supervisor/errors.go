@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/migrate-run/migrate/fdpass"
 	"github.com/migrate-run/migrate/proto"
@@ -49,6 +50,10 @@ var (
 	// ErrRunning is returned by Run when another supervisor answers on the
 	// control socket.
 	ErrRunning = errors.New("another supervisor answers on the socket")
+	// ErrParentInUse is returned by New, as a *ParentInUseError, when
+	// another live supervisor runs its apps under the same cgroup parent
+	// (Config.CgroupParent): nothing has been changed.
+	ErrParentInUse = errors.New("cgroup parent in use by another supervisor")
 	// ErrClosed is returned once the supervisor is shutting down.
 	ErrClosed = errors.New("supervisor is closed")
 	// ErrBadConfig is returned by New for a Config it cannot use.
@@ -63,6 +68,28 @@ var (
 	// ErrUnknownKey is returned by store operations for a missing key.
 	ErrUnknownKey = errors.New("unknown key")
 )
+
+// ParentInUseError says which supervisor holds the cgroup parent New
+// wanted. It wraps ErrParentInUse.
+type ParentInUseError struct {
+	Parent  string // the cgroup parent, as configured
+	Lock    string // the lock file both supervisors flock
+	PID     int    // the holder's pid as /proc/locks reports it; 0 when unknown
+	Command string // the holder's /proc/PID/comm; empty when unknown
+}
+
+func (e *ParentInUseError) Error() string {
+	switch {
+	case e.PID > 0 && e.Command != "":
+		return fmt.Sprintf("%v, pid %d (%s)", ErrParentInUse, e.PID, e.Command)
+	case e.PID > 0:
+		return fmt.Sprintf("%v, pid %d", ErrParentInUse, e.PID)
+	}
+	return ErrParentInUse.Error()
+}
+
+// Unwrap returns ErrParentInUse.
+func (e *ParentInUseError) Unwrap() error { return ErrParentInUse }
 
 // codeOf maps an error to the protocol's error code for an Error reply.
 func codeOf(err error) proto.ErrorCode {

@@ -34,7 +34,7 @@ import (
 //
 // Its behaviour comes from the environment:
 //
-//	helperEnv   "app" or "probe"
+//	helperEnv   "app" or "probe" ("flock" runs runFlockHelper instead)
 //	kindEnv     complete (default), internal, late (answers once told on
 //	            stdin), die (SIGKILLs itself on a SuspendRequest), self
 //	            (returns a complete continuation unasked), dups (hands

@@ -22,7 +22,11 @@ import (
 // started as one (see helper_test.go). launcher's trampoline needs no
 // dispatch: its init takes the process before TestMain.
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
+	switch mode := os.Getenv(helperEnv); mode {
+	case "":
+	case "flock":
+		runFlockHelper()
+	default:
 		runHelper(mode)
 	}
 	// The first pollable file creates the runtime's poller descriptors:

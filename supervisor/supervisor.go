@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type Supervisor struct {
 	log   zerolog.Logger
 	store *contstore.Store
 	cg    *accounting.Manager // nil when apps run without cgroups
+	lock  *parentLock         // the cgroup parent's, held while cg is set; nil without
 	ln    *net.UnixListener
 	wg    sync.WaitGroup // connection, reaper and sweeper goroutines
 
@@ -47,12 +49,16 @@ type Supervisor struct {
 	onStage func(stage, time.Duration) // test hook, see trace.go
 }
 
-// New opens the continuation store under cfg.StateDir, recovers what an
-// earlier run left in it (see Caveats in the package documentation) and
-// prepares the apps' cgroups. It does not listen yet: Run does. Errors from
-// the store (locked by another process, corrupt, another schema) are
-// returned wrapped, naming the file.
-func New(cfg Config) (*Supervisor, error) {
+// New takes the supervisor's cgroup parent, opens the continuation store
+// under cfg.StateDir, recovers what an earlier run left in it (see Caveats
+// in the package documentation) and prepares the apps' cgroups. It does not
+// listen yet: Run does. Where apps get cgroups, the supervisor holds its
+// cgroup parent exclusively until Run returns: when another live supervisor
+// holds it, New fails with a *ParentInUseError (ErrParentInUse) naming its
+// pid, having touched no cgroup and no store. Errors from the store (locked
+// by another process, corrupt, another schema) are returned wrapped, naming
+// the file.
+func New(cfg Config) (_ *Supervisor, retErr error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -61,6 +67,17 @@ func New(cfg Config) (*Supervisor, error) {
 		sessions: map[contstore.SessionID]*session{}, held: map[contstore.ID]*heldCont{},
 		expiries: map[contstore.ID]time.Time{}, conns: map[*conn]struct{}{}, procs: map[int]*proc{},
 		sweepWake: make(chan struct{}, 1), running: make(chan struct{})}
+	m := s.cgroupManager()
+	if m != nil {
+		if s.lock, err = lockParent(lockDir(), s.cgroupParent()); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if retErr != nil {
+				s.lock.release()
+			}
+		}()
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -73,49 +90,68 @@ func New(cfg Config) (*Supervisor, error) {
 		s.store.Close()
 		return nil, err
 	}
-	s.cg = s.cgroups()
+	s.cg = s.enterLeaf(m)
 	return s, nil
 }
 
-// cgroupParent is the parent cgroup of the apps.
+// cgroupParent is the parent cgroup of the apps, without a leading '/'.
 func (s *Supervisor) cgroupParent() string {
 	if s.cfg.CgroupParent == "" {
 		return accounting.DefaultParent
 	}
-	return s.cfg.CgroupParent
+	return strings.TrimPrefix(s.cfg.CgroupParent, "/")
 }
 
-// cgroups returns the cgroup manager, or nil (logged) where cgroups cannot
-// be used: not root, no delegation, no hierarchy.
-func (s *Supervisor) cgroups() *accounting.Manager {
+// cgroupManager returns the cgroup manager, or nil (logged) where cgroups
+// cannot be used: configured off, not root, no hierarchy, a bad parent. It
+// changes nothing on the host.
+func (s *Supervisor) cgroupManager() *accounting.Manager {
 	if s.cfg.NoCgroups {
 		s.log.Info().Msg("running apps without cgroups, as configured")
 		return nil
 	}
 	m, err := accounting.NewManager(s.cgroupParent())
-	if err == nil {
-		err = m.EnterLeaf()
-	}
 	if err == nil && os.Geteuid() != 0 {
 		err = errors.New("not root")
 	}
 	if err != nil {
-		s.log.Warn().Err(err).Msg("cgroups unavailable, apps run without them and peers are identified by process ancestry")
+		s.cgroupsUnavailable(err)
 		return nil
 	}
-	s.log.Info().Stringer("mode", m.Mode()).Str("parent", s.cgroupParent()).Msg("cgroups ready")
 	return m
+}
+
+// enterLeaf moves the supervisor into its leaf under the parent, which it
+// holds, and returns m; or nil, letting the parent go, where that fails
+// (no delegation).
+func (s *Supervisor) enterLeaf(m *accounting.Manager) *accounting.Manager {
+	if m == nil {
+		return nil
+	}
+	if err := m.EnterLeaf(); err != nil {
+		s.cgroupsUnavailable(err)
+		s.lock.release()
+		return nil
+	}
+	s.log.Info().Stringer("mode", m.Mode()).Str("parent", s.cgroupParent()).Str("lock", s.lock.path).Msg("cgroups ready")
+	return m
+}
+
+func (s *Supervisor) cgroupsUnavailable(err error) {
+	s.log.Warn().Err(err).Msg("cgroups unavailable, apps run without them and peers are identified by process ancestry")
 }
 
 // Run listens on the control socket and serves until ctx ends, then stops
 // every app (SIGTERM, then the cgroup's SIGKILL after Config.StopTimeout),
-// closes the held descriptors and the store, and returns nil. It returns
-// ErrRunning when another supervisor answers on the socket. Run is called
+// closes the held descriptors and the store, lets the cgroup parent go, and
+// returns nil. It returns ErrRunning when another supervisor answers on the
+// socket, having let go of the store and the parent too. Run is called
 // once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	ln, err := listenControl(s.cfg.Socket)
 	if err != nil {
 		s.shutdownStore()
+		s.lock.release()
 		return err
 	}
 	if err := becomeSubreaper(); err != nil {
@@ -185,6 +221,7 @@ func (s *Supervisor) shutdown(stopReap, stopSweep chan struct{}) {
 		_ = s.cg.Delete()
 	}
 	s.shutdownStore()
+	s.lock.release() // last: the parent is free for another supervisor
 	s.log.Info().Msg("supervisor stopped")
 }
 

@@ -31,7 +31,6 @@ type daemon struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	killed bool // a test SIGKILLed it: its apps outlive it
-	shared bool // its cgroup parent is another daemon's, which checks it
 }
 
 var daemons atomic.Int64
@@ -46,19 +45,6 @@ func startDaemon(t testing.TB, extra ...string) *daemon {
 	if os.Geteuid() == 0 {
 		d.parent = fmt.Sprintf("migrate-e2e-%d-%d", os.Getpid(), daemons.Add(1))
 	}
-	t.Cleanup(d.cleanup)
-	d.start()
-	return d
-}
-
-// startBeside runs a second migrated under the same cgroup parent as first
-// (as two migrate-run with the default parent do); first checks the parent
-// at its cleanup, which runs after this one's.
-func startBeside(t testing.TB, first *daemon, extra ...string) *daemon {
-	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, dir: dir, sock: filepath.Join(dir, "migrated.sock"), state: filepath.Join(dir, "state"), extra: extra,
-		parent: first.parent, shared: true}
 	t.Cleanup(d.cleanup)
 	d.start()
 	return d
@@ -158,7 +144,7 @@ func (d *daemon) cleanup() {
 			d.t.Error(err)
 		}
 	}
-	if d.parent == "" || d.shared {
+	if d.parent == "" {
 		return
 	}
 	// A SIGKILLed migrated leaves its apps running in their cgroups.

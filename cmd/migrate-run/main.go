@@ -1,13 +1,17 @@
 // Command migrate-run runs one command under migrate supervision:
 //
-//	migrate-run [--name NAME] [--listen ADDR]... [--state-dir DIR] [--socket PATH] -- CMD [ARG...]
+//	migrate-run [--name NAME] [--listen ADDR]... [--state-dir DIR] [--socket PATH] [--cgroup-parent PARENT] -- CMD [ARG...]
 //
 // When a supervisor (migrated, or another migrate-run) answers on the
 // socket, the command runs under it: migrate-run asks it to start the app
 // with migrate-run's own standard streams, and waits. Otherwise migrate-run
 // embeds a supervisor in the foreground, listening on the same socket (so
 // migratectl reaches it the same way), with its store under the state
-// directory.
+// directory and its apps' cgroups (as root) under the cgroup parent.
+// A supervisor holds its cgroup parent for as long as it runs: a second
+// embedded supervisor on the same parent (another --socket) refuses to
+// start, naming the first one's pid, rather than disturb its app; give it
+// another --cgroup-parent.
 //
 // Each --listen ADDR (tcp://HOST:PORT or unix:PATH) is a listening socket
 // the supervisor opens and holds, passed to the app from fd 3 up with
@@ -54,10 +58,11 @@ func main() {
 }
 
 type flags struct {
-	name, socket, stateDir, logFormat, logLevel string
-	listen                                      []string
-	noCgroups                                   bool
-	expiry                                      time.Duration
+	name, socket, stateDir, cgroupParent string
+	logFormat, logLevel                  string
+	listen                               []string
+	noCgroups                            bool
+	expiry                               time.Duration
 }
 
 func command() *cobra.Command {
@@ -82,6 +87,7 @@ func command() *cobra.Command {
 	fs.StringArrayVar(&f.listen, "listen", nil, "a listening socket to hold and pass, tcp://HOST:PORT or unix:PATH (repeatable)")
 	fs.StringVar(&f.socket, "socket", supervisor.DefaultSocket(), "control socket of the supervisor")
 	fs.StringVar(&f.stateDir, "state-dir", supervisor.DefaultStateDir(), "store directory of an embedded supervisor")
+	fs.StringVar(&f.cgroupParent, "cgroup-parent", "", `parent cgroup of an embedded supervisor's apps (default "migrate")`)
 	fs.BoolVar(&f.noCgroups, "no-cgroups", false, "an embedded supervisor runs the app without cgroups")
 	fs.DurationVar(&f.expiry, "expiry", 0, "the app's default continuation lifetime (default: the supervisor's)")
 	fs.StringVar(&f.logFormat, "log-format", "", "json or console (default: console on a terminal, json otherwise)")
@@ -142,7 +148,11 @@ func runEmbedded(ctx context.Context, f flags, start *proto.AdminStartApp) error
 	if err != nil {
 		return err
 	}
-	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, NoCgroups: f.noCgroups, Log: log})
+	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, CgroupParent: f.cgroupParent,
+		NoCgroups: f.noCgroups, Log: log})
+	if errors.Is(err, supervisor.ErrParentInUse) {
+		return fmt.Errorf("%w; run this one with another --cgroup-parent", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 // Command migrated is the migrate daemon: it runs apps, holds their
 // suspended sessions and resumes them (see package supervisor). It serves
 // the control socket until SIGTERM or SIGINT, then stops its apps, closes
-// the store and exits 0.
+// the store and exits 0. It holds its cgroup parent (--cgroup-parent) while
+// it runs: a second supervisor on the same parent refuses to start.
 package main
 
 import (
@@ -67,6 +68,9 @@ func run(ctx context.Context, f flags) error {
 	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, CgroupParent: f.cgroupParent,
 		NoCgroups: f.noCgroups, SuspendTimeout: f.suspendTimeout, DefaultExpiry: f.defaultExpiry,
 		MaxExpiry: f.maxExpiry, StopTimeout: f.stopTimeout, ResumeTimeout: f.resumeTimeout, Log: log})
+	if errors.Is(err, supervisor.ErrParentInUse) {
+		return fmt.Errorf("start supervisor: %w; run this one with another --cgroup-parent", err)
+	}
 	if err != nil {
 		return fmt.Errorf("start supervisor: %w", err)
 	}
