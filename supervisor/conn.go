@@ -153,6 +153,14 @@ func (c *conn) fail(id uint64, err error) {
 	c.reply(id, errorReply(err))
 }
 
+// denied refuses c's request op on an object of another app, owner. The
+// error, which goes back to the peer, names neither the owner nor anything
+// of its object; the owner is in the supervisor's log only.
+func (c *conn) denied(op, owner string) error {
+	c.log.Warn().Str("op", op).Str("owner", owner).Msg("request on another app's object refused")
+	return fmt.Errorf("%s: %w", op, ErrPermission)
+}
+
 // closeFDs closes descriptors the supervisor received and will not keep.
 func closeFDs(fds []int) {
 	for _, fd := range fds {

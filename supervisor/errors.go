@@ -44,8 +44,9 @@ var (
 	// ErrRefused is returned when the app answered with an Error; the error
 	// also wraps the *proto.Error.
 	ErrRefused = errors.New("refused by the app")
-	// ErrPermission is returned to a peer acting on another app's object,
-	// and to a peer that is neither an app nor an admin.
+	// ErrPermission is returned to a peer acting on another app's object
+	// (the error names the request and the id the peer sent, never the
+	// other app), and to a peer that is neither an app nor an admin.
 	ErrPermission = errors.New("permission denied")
 	// ErrRunning is returned by Run when another supervisor answers on the
 	// control socket.

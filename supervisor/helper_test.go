@@ -30,7 +30,7 @@ import (
 //	resumed CONT SESSION NEXT OLDPID FD SIGBLK CWD
 //	                          a fresh process took CONT over
 //	attached CONT SESSION FD  AttachSession taken over
-//	probe NAME CODE           a probe's reply (0 for Ack)
+//	probe NAME CODE MESSAGE   a probe's reply (0 and no message for Ack)
 //
 // Its behaviour comes from the environment:
 //
@@ -332,12 +332,12 @@ func (a *testApp) serve(sid uint64, fd int, next uint64) {
 }
 
 // probe sends the requests probeEnv lists, "NAME:ARG,...", and reports the
-// reply code of each.
+// reply code and error message of each.
 func (a *testApp) probe() {
 	for _, p := range strings.Split(os.Getenv(probeEnv), ",") {
 		name, arg, _ := strings.Cut(p, ":")
 		v, _ := strconv.ParseUint(arg, 10, 64)
-		code := a.probeOne(name, v)
-		report("probe %s %d", name, code)
+		code, msg := a.probeOne(name, v)
+		report("probe %s %d %s", name, code, strings.Join(strings.Fields(msg), " "))
 	}
 }

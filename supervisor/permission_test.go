@@ -19,7 +19,8 @@ import (
 
 // A process of another app can neither retrieve, write, resume, close nor
 // re-register someone else's session or continuation, whatever ids it
-// names: each request is answered permission-denied and changes nothing.
+// names: each request is answered permission-denied, with a message that
+// does not name the other app, and changes nothing.
 func TestOtherAppDenied(t *testing.T) {
 	h := newHarness(t, nil)
 	victim := h.startApp("victim", kindEnv+"=internal")
@@ -39,6 +40,9 @@ func TestOtherAppDenied(t *testing.T) {
 		got := thief.expect("probe")
 		if got[0] != name || got[1] != fmt.Sprint(int(proto.CodePermissionDenied)) {
 			t.Errorf("probe %s answered %v, want permission-denied (%d)", name, got, proto.CodePermissionDenied)
+		}
+		if msg := strings.Join(got[2:], " "); msg == "" || strings.Contains(msg, "victim") {
+			t.Errorf("probe %s was refused with %q: it must say why without naming app victim", name, msg)
 		}
 	}
 	statsAfter, _ := h.s.store.Stats()

@@ -8,9 +8,9 @@ import (
 	"github.com/migrate-run/migrate/proto"
 )
 
-// probeOne sends one probe and returns the reply's error code, 0 for a
-// success reply.
-func (a *testApp) probeOne(name string, v uint64) int {
+// probeOne sends one probe and returns the reply's error code and message,
+// 0 and "" for a success reply.
+func (a *testApp) probeOne(name string, v uint64) (int, string) {
 	var body proto.Body
 	fds := []int(nil)
 	switch name {
@@ -34,25 +34,30 @@ func (a *testApp) probeOne(name string, v uint64) int {
 	case "compatget":
 		m := a.call(&proto.CompatGet{Version: strconv.FormatUint(v, 10)}, nil)
 		if r, ok := m.Body.(*proto.CompatReply); ok && (len(r.Tags) != 1 || r.Tags[0].Value != "3.0") {
-			return -1 // a reply, but not the vector registered
+			return -1, "" // a reply, but not the vector registered
 		}
-		return codeOfReply(m)
+		return errorOfReply(m)
 	default:
 		return a.probeRaw(name)
 	}
-	return codeOfReply(a.call(body, fds))
+	return errorOfReply(a.call(body, fds))
 }
 
 func codeOfReply(m proto.Message) int {
+	code, _ := errorOfReply(m)
+	return code
+}
+
+func errorOfReply(m proto.Message) (int, string) {
 	if e, ok := m.Body.(*proto.Error); ok {
-		return int(e.Code)
+		return int(e.Code), e.Message
 	}
-	return 0
+	return 0, ""
 }
 
 // probeRaw sends a record the encoder would refuse to make and returns the
-// code of the Error that answers it.
-func (a *testApp) probeRaw(name string) int {
+// code and message of the Error that answers it.
+func (a *testApp) probeRaw(name string) (int, string) {
 	a.mu.Lock()
 	a.next++
 	id := a.next
@@ -83,7 +88,7 @@ func (a *testApp) probeRaw(name string) int {
 		os.Exit(2)
 	}
 	a.sendRaw(rec, fds)
-	return codeOfReply(a.await(ch))
+	return errorOfReply(a.await(ch))
 }
 
 func rawRecord(version uint8, t proto.Type, nfds uint16, id uint64, payload []byte) []byte {

@@ -68,10 +68,10 @@ func (s *Supervisor) startResume(c *conn, id contstore.ID) (*heldCont, chan erro
 		return nil, nil, fmt.Errorf("resume continuation %v: %w", id, ErrClosed)
 	case h == nil:
 		return nil, nil, s.notHeld(id)
+	case c != nil && !c.admin && h.app != c.app:
+		return nil, nil, c.denied(fmt.Sprintf("resume continuation %v", id), h.app.name)
 	case h.app.orphan:
 		return nil, nil, fmt.Errorf("resume continuation %v: app %s is not running: %w", id, h.app.name, ErrUnknownApp)
-	case c != nil && !c.admin && h.app != c.app:
-		return nil, nil, fmt.Errorf("resume continuation %v of app %s: %w", id, h.app.name, ErrPermission)
 	case h.state != contstore.StateSuspended:
 		return nil, nil, fmt.Errorf("resume continuation %v in state %s: %w", id, h.state, ErrBusy)
 	case !h.rec.Expires.IsZero() && time.Now().After(h.rec.Expires):
@@ -161,7 +161,7 @@ func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 	case h == nil:
 		err = s.unheldErr(id)
 	case h.app != c.app:
-		err = fmt.Errorf("confirm continuation %v of app %s: %w", id, h.app.name, ErrPermission)
+		err = c.denied(fmt.Sprintf("confirm continuation %v", id), h.app.name)
 	case h.state != contstore.StateResuming || h.rec.Kind != contstore.KindComplete:
 		// The fresh process may confirm before launcher.Start has even
 		// returned to the supervisor, so resumer may still be unset.

@@ -88,7 +88,7 @@ func (s *Supervisor) reattachSession(c *conn, m *proto.GetSession, fd int, desc 
 	case h == nil:
 		return 0, fmt.Errorf("re-register session of continuation %v: %w", id, ErrUnknownCont)
 	case h.app != c.app:
-		return 0, fmt.Errorf("re-register session of continuation %v: %w", id, ErrPermission)
+		return 0, c.denied(fmt.Sprintf("re-register session of continuation %v", id), h.app.name)
 	case h.state != contstore.StateResuming:
 		return 0, fmt.Errorf("re-register session of continuation %v in state %s: %w", id, h.state, ErrBadState)
 	}
@@ -139,7 +139,7 @@ func (s *Supervisor) ownSession(c *conn, id contstore.SessionID) (*session, erro
 	case sess == nil:
 		return nil, fmt.Errorf("find session %v: %w", id, ErrUnknownSession)
 	case c != nil && !c.admin && sess.app != c.app:
-		return nil, fmt.Errorf("act on session %v of app %s: %w", id, sess.app.name, ErrPermission)
+		return nil, c.denied(fmt.Sprintf("act on session %v", id), sess.app.name)
 	}
 	return sess, nil
 }

@@ -84,7 +84,7 @@ func (s *Supervisor) scopeStore(c *conn, scope proto.Scope, write bool) (map[str
 	id := contstore.ID(scope.Cont)
 	if h := s.held[id]; h != nil {
 		if h.app != c.app {
-			return nil, nil, fmt.Errorf("use store of continuation %v of app %s: %w", id, h.app.name, ErrPermission)
+			return nil, nil, c.denied(fmt.Sprintf("use store of continuation %v", id), h.app.name)
 		}
 		return entryMap(h.rec.Store), func(e proto.Entry) { h.rec.Store = setEntry(h.rec.Store, e) }, nil
 	}
@@ -93,7 +93,7 @@ func (s *Supervisor) scopeStore(c *conn, scope proto.Scope, write bool) (map[str
 	case err != nil:
 		return nil, nil, fmt.Errorf("use store of continuation %v: %w", id, ErrUnknownCont)
 	case rec.App != c.app.name:
-		return nil, nil, fmt.Errorf("use store of continuation %v of app %s: %w", id, rec.App, ErrPermission)
+		return nil, nil, c.denied(fmt.Sprintf("use store of continuation %v", id), rec.App)
 	case rec.State == contstore.StateExpired:
 		return nil, nil, fmt.Errorf("use store of continuation %v: %w", id, ErrExpired)
 	case write:

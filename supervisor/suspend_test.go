@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,8 +166,9 @@ func TestAncestryIdentity(t *testing.T) {
 	cont := suspendAcked(t, h, app, sid)
 	<-waitExit(t, h, app.app)
 	other := h.startAppMode("other", "probe", probeEnv+"=retrieve:"+cont.String())
-	if got := other.expect("probe"); got[1] != strconv.Itoa(int(proto.CodePermissionDenied)) {
-		t.Fatalf("another app's retrieve answered %v", got)
+	if got := other.expect("probe"); got[1] != strconv.Itoa(int(proto.CodePermissionDenied)) ||
+		strings.Contains(strings.Join(got[2:], " "), "plain") {
+		t.Fatalf("another app's retrieve answered %v, want permission-denied not naming app plain", got)
 	}
 	if _, err := h.s.Resume(context.Background(), cont); err != nil {
 		t.Fatalf("Resume: %v", err)

@@ -14,8 +14,8 @@ import (
 // counter with a suspended session and a live one, and app intruder, whose
 // process tries the admin API on them (suspend, show, resume, drop) and
 // poses as the fresh process of counter's continuation (Retrieve,
-// StoreSize, Register, Confirm). Every attempt is refused, and nothing
-// changed: the continuation is still suspended with its store, the live
+// StoreSize, Register, Confirm). Every attempt is refused, without naming
+// app counter, and nothing changed: the continuation is still suspended with its store, the live
 // session still streams, and the continuation then resumes with no gap.
 func TestAnotherAppCannotTouchASession(t *testing.T) {
 	d := startDaemon(t)
@@ -43,6 +43,9 @@ func TestAnotherAppCannotTouchASession(t *testing.T) {
 		if !strings.HasPrefix(verdict, "refused: ") ||
 			!strings.Contains(verdict, "permission-denied") && !strings.Contains(verdict, "unknown-") {
 			t.Errorf("app intruder: %s was %s; want refused as permission-denied or unknown", what, verdict)
+		}
+		if strings.Contains(verdict, "counter") {
+			t.Errorf("app intruder: %s was %s: the refusal names the other app, counter", what, verdict)
 		}
 	}
 	if attempts != 8 {
