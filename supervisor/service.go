@@ -44,7 +44,7 @@ type Service struct {
 	File string
 	// Args, Env and Cwd are the main process's argv, its environment
 	// (KEY=value, in file order, or sorted by key for an env table) and its
-	// working directory ("" for the supervisor's own).
+	// absolute working directory ("/" unless set).
 	Args []string
 	Env  []string
 	Cwd  string

@@ -66,7 +66,10 @@ func (c *checker) exec(s *Service, e *execSection) {
 	}
 	s.Args = e.Args
 	s.Env = c.env(e.Env)
-	if e.Cwd != "" && (!strings.HasPrefix(e.Cwd, "/") || strings.IndexByte(e.Cwd, 0) >= 0) {
+	if e.Cwd == "" {
+		e.Cwd = "/" // as systemd's WorkingDirectory=
+	}
+	if !strings.HasPrefix(e.Cwd, "/") || strings.IndexByte(e.Cwd, 0) >= 0 {
 		c.fail("[exec] cwd", "%q: want an absolute path", e.Cwd)
 	}
 	s.Cwd = e.Cwd

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"errors"
-	"os"
 	"testing"
 )
 
@@ -11,9 +10,7 @@ import (
 // ErrBadConfig, and an accepted service must parse again to an equal one
 // and convert to an AppSpec.
 func FuzzParseService(f *testing.F) {
-	if doc, err := os.ReadFile("../docs/services.md"); err == nil {
-		f.Add(doc)
-	}
+	f.Add([]byte(docExample(f)))
 	for _, seed := range []string{
 		minimalService,
 		"name = \"x\"\nafter = [\"a\", \"a\"]\nreadiness = \"notify\"\nfdstore_max = 3\n" + minimalService,

@@ -180,7 +180,7 @@ func TestDiffServices(t *testing.T) {
 func TestDiffServicesEveryField(t *testing.T) {
 	base := "[exec]\nargs = [\"/bin/a\"]\n"
 	for _, extra := range []string{
-		"args = [\"/bin/b\"]", "env = [\"A=1\"]", "cwd = \"/\"", "user = 0\ngroup = 0\nsupplementary_groups = []",
+		"args = [\"/bin/b\"]", "env = [\"A=1\"]", "cwd = \"/srv\"", "user = 0\ngroup = 0\nsupplementary_groups = []",
 		"[restart]\npolicy = \"always\"", "[restart]\ndelay = \"1s\"", "[restart]\nmax_delay = \"2m\"",
 		"[restart]\nburst = 9", "[restart]\ninterval = \"1s\"", "[stop]\nsignal = \"INT\"", "[stop]\ntimeout = \"1s\"",
 		"[resources]\nmemory_max = 100", "[resources]\npids_max = 3", "[resources]\ncpu_weight = 5", "[resources]\ncpu_quota = \"10%\"",

@@ -26,7 +26,7 @@ func parse(t *testing.T, src string) *Service {
 
 func TestParseServiceDefaults(t *testing.T) {
 	s := parse(t, minimalService)
-	want := &Service{Name: "web", File: "/etc/migrate/web.toml", Args: []string{"/bin/true"},
+	want := &Service{Name: "web", File: "/etc/migrate/web.toml", Args: []string{"/bin/true"}, Cwd: "/",
 		Restart: RestartPolicy{Policy: RestartNo, Delay: DefaultRestartDelay, MaxDelay: DefaultRestartMaxDelay,
 			Burst: DefaultStartBurst, Interval: DefaultStartInterval},
 		StopSignal: unix.SIGTERM, Readiness: ReadyExec}
@@ -124,16 +124,7 @@ func TestServiceAppSpec(t *testing.T) {
 // TestParseServiceDocExample parses the complete example of
 // docs/services.md, so the documentation cannot drift from the parser.
 func TestParseServiceDocExample(t *testing.T) {
-	doc, err := os.ReadFile("../docs/services.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(doc), "## A complete example")
-	_, rest, ok2 := strings.Cut(rest, "```toml\n")
-	src, _, ok3 := strings.Cut(rest, "```")
-	if !ok || !ok2 || !ok3 {
-		t.Fatal("docs/services.md: no toml block under \"## A complete example\"")
-	}
+	src := docExample(t)
 	s := parse(t, src)
 	if s.Name != "web" || s.Readiness != ReadyNotify || s.Restart.Policy != RestartOnFailure ||
 		*s.Resources.Memory.Limit != 512<<20 || len(s.Listen) != 2 || !s.Listen[1].Accept ||
@@ -159,4 +150,20 @@ func TestServiceErrorType(t *testing.T) {
 	if want := `/x/web.toml: [restart] policy "sometimes": want no, on-failure or always`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
+}
+
+// docExample returns the complete example of docs/services.md.
+func docExample(t testing.TB) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/services.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## A complete example")
+	_, rest, ok2 := strings.Cut(rest, "```toml\n")
+	src, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/services.md: no toml block under \"## A complete example\"")
+	}
+	return src
 }
