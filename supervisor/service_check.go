@@ -13,12 +13,13 @@ import (
 // checker collects every problem of one file instead of stopping at the
 // first.
 type checker struct {
-	file string
-	errs []error
+	file  string
+	lines map[string]int // keyLines
+	errs  []error
 }
 
 func (c *checker) fail(key, format string, args ...any) {
-	c.errs = append(c.errs, &ServiceError{File: c.file, Key: key, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &ServiceError{File: c.file, Line: lineOf(c.lines, key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) service(f *serviceFile, base string) *Service {
@@ -186,6 +187,8 @@ func (c *checker) after(self string, names []string) []string {
 	for _, n := range out {
 		if n == self {
 			c.fail("after", "names the service itself")
+		} else if checkAppName(n) != nil {
+			c.fail("after", "%q: not a service name", n)
 		}
 	}
 	return out

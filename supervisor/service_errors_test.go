@@ -53,6 +53,7 @@ func TestParseServiceErrors(t *testing.T) {
 		{minimalService + "[stop]\nsignal = 1.5\n", "[stop] signal want a signal name or number"},
 		{minimalService + "[stop]\ntimeout = \"0s\"\n", `[stop] timeout "0s": want a duration above zero`},
 		{`after = ["web"]` + "\n" + minimalService, "after names the service itself"},
+		{`after = ["a/b"]` + "\n" + minimalService, `after "a/b": not a service name`},
 		{`after = "db"` + "\n" + minimalService, "web.toml:1: after want an array of strings"},
 		{minimalService + "[resources]\nmemory_max = \"512Q\"\n", `[resources] memory_max "512Q": want bytes`},
 		{minimalService + "[resources]\nmemory_max = \"99999999999T\"\n", `[resources] memory_max "99999999999T"`},
@@ -115,5 +116,26 @@ func TestParseServiceReportsEveryProblem(t *testing.T) {
 	_, err = ParseService("web.toml", []byte(src))
 	if err == nil || !strings.Contains(err.Error(), "web.toml:1: nope") || !strings.Contains(err.Error(), "web.toml:4: [exec] also") {
 		t.Errorf("two unknown keys: error %v", err)
+	}
+}
+
+// TestParseServiceErrorLines checks the line a validation error names,
+// whatever TOML shape set the key.
+func TestParseServiceErrorLines(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"# c\n\nreadiness = \"x\"\n" + minimalService, "web.toml:3: readiness"},
+		{minimalService + "\n[restart]\n# c\npolicy = \"x\"\n", "web.toml:6: [restart] policy"},
+		{minimalService + "restart.policy = \"x\"\n", "web.toml:3: [exec.restart] policy unknown key"},
+		{"restart.policy = \"x\"\n" + minimalService, "web.toml:1: [restart] policy"},
+		{"stop = { signal = \"NOPE\" }\n" + minimalService, "web.toml:1: [stop] signal"},
+		{"[exec]\ncwd = \"/\"\n", "web.toml:1: [exec] args missing"},
+		{minimalService + "[[listen]]\naddress = \"tcp://:1\"\n\n[[listen]]\naddress = \"tcp://:2\"\nname = \"a:b\"\n", "web.toml:8: [[listen]] 2 name"},
+		{minimalService + "[[listen]]\naddress = \"tcp://:1\"\n[[listen]]\nname = \"b\"\n", "web.toml:5: [[listen]] 2 address"},
+		{"", "web.toml: [exec] args missing"},
+	} {
+		_, err := ParseService("web.toml", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q:\n got error %v\nwant one containing %q", tc.src, err, tc.want)
+		}
 	}
 }

@@ -68,7 +68,7 @@ func TestLoadServicesBroken(t *testing.T) {
 		{"one broken file", map[string]string{"good.toml": minimalService, "bad.toml": "[exec]\nargz = 1\n"},
 			[]string{"bad.toml:2: [exec] argz unknown key"}},
 		{"all files reported", map[string]string{"a.toml": "x = 1\n" + minimalService, "b.toml": "[restart]\npolicy = \"x\"\n" + minimalService},
-			[]string{"a.toml:1: x unknown key", `b.toml: [restart] policy "x"`}},
+			[]string{"a.toml:1: x unknown key", `b.toml:2: [restart] policy "x"`}},
 		{"duplicate name", map[string]string{"a.toml": minimalService, "b.toml": "name = \"a\"\n" + minimalService},
 			[]string{`b.toml: name "a" already defined by `}},
 		{"unknown after", map[string]string{"a.toml": "after = [\"nope\"]\n" + minimalService},

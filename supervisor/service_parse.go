@@ -104,7 +104,7 @@ func ParseService(file string, data []byte) (*Service, error) {
 	if err := checkKeyCase(file, data); err != nil {
 		return nil, err
 	}
-	c := &checker{file: file}
+	c := &checker{file: file, lines: keyLines(data)}
 	s := c.service(&f, strings.TrimSuffix(filepath.Base(file), ServiceFileExt))
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err

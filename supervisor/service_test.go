@@ -3,7 +3,9 @@ package supervisor
 import (
 	"errors"
 	"os"
+	"os/user"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +52,6 @@ func TestParseServiceKeys(t *testing.T) {
 		{"user by name", "[exec]\nuser = \"root\"\nsupplementary_groups = []", func(s *Service) any { return *s.User }, specs.User{}},
 		{"user by id", "[exec]\nuser = 4242\ngroup = 4343\nsupplementary_groups = [0, \"root\"]", func(s *Service) any { return *s.User },
 			specs.User{UID: 4242, GID: 4343, AdditionalGids: []uint32{0, 0}}},
-		{"user known id takes its group", "[exec]\nuser = 0\nsupplementary_groups = []", func(s *Service) any { return *s.User }, specs.User{}},
 		{"policy", "[restart]\npolicy = \"always\"", func(s *Service) any { return s.Restart.Policy }, RestartAlways},
 		{"delays", "[restart]\ndelay = \"2s\"\nmax_delay = \"1m30s\"", func(s *Service) any { return [2]time.Duration{s.Restart.Delay, s.Restart.MaxDelay} },
 			[2]time.Duration{2 * time.Second, 90 * time.Second}},
@@ -91,6 +92,42 @@ func TestParseServiceKeys(t *testing.T) {
 				t.Errorf("got %#v, want %#v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseServiceUserDatabase checks that a user by name or known id gets
+// its primary group and, without supplementary_groups, its groups from the
+// group database; a group by name resolves too.
+func TestParseServiceUserDatabase(t *testing.T) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody to test with: %v", err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		t.Skipf("nobody's group %s is not in the group database: %v", u.Gid, err)
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []uint32
+	for _, id := range ids {
+		n, _ := strconv.ParseUint(id, 10, 32)
+		groups = append(groups, uint32(n))
+	}
+	want := specs.User{UID: uint32(uid), GID: uint32(gid), AdditionalGids: groups}
+	for _, src := range []string{
+		"[exec]\nuser = \"nobody\"\n",
+		"[exec]\nuser = " + u.Uid + "\n",
+		"[exec]\nuser = \"nobody\"\ngroup = \"" + g.Name + "\"\n",
+	} {
+		s := parse(t, strings.Replace(src, "[exec]\n", minimalService, 1))
+		if !reflect.DeepEqual(*s.User, want) {
+			t.Errorf("%q: user %+v, want %+v", src, *s.User, want)
+		}
 	}
 }
 
@@ -147,7 +184,7 @@ func TestServiceErrorType(t *testing.T) {
 	if !errors.As(err, &se) || !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("error %v: want a *ServiceError wrapping ErrBadConfig", err)
 	}
-	if want := `/x/web.toml: [restart] policy "sometimes": want no, on-failure or always`; err.Error() != want {
+	if want := `/x/web.toml:2: [restart] policy "sometimes": want no, on-failure or always`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
 }
