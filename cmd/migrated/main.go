@@ -76,6 +76,9 @@ func run(ctx context.Context, f flags) error {
 	}
 	ctx, stop := signal.NotifyContext(orBackground(ctx), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	notified := make(chan struct{})
+	go func() { notifyManager(ctx, s, log); close(notified) }()
+	defer func() { stop(); <-notified }()
 	if err := s.Run(ctx); err != nil {
 		if errors.Is(err, supervisor.ErrRunning) {
 			return fmt.Errorf("another migrated serves %s: %w", f.socket, err)
