@@ -19,12 +19,13 @@ const (
 	AdminStats    = "stats"    // counts and descriptor accounting
 	AdminStopApp  = "stop-app" // stop an app (App)
 	AdminWaitApp  = "wait-app" // answer once an app is done (App)
+	AdminLogs     = "logs"     // an app's captured output lines (App, Since)
 )
 
 // AdminOps returns the operations of AdminRequest in this version.
 func AdminOps() []string {
 	return []string{AdminApps, AdminSessions, AdminConts, AdminShow, AdminSuspend,
-		AdminResume, AdminDrop, AdminGC, AdminStats, AdminStopApp, AdminWaitApp}
+		AdminResume, AdminDrop, AdminGC, AdminStats, AdminStopApp, AdminWaitApp, AdminLogs}
 }
 
 // AdminRequest is an operator's request (migratectl, migrate-run, tests).
@@ -45,6 +46,9 @@ type AdminRequest struct {
 	State string
 	// Values asks show to include the store's values, not only its keys.
 	Values bool
+	// Since is the first output line logs returns, by sequence number;
+	// 0 and 1 mean the oldest kept.
+	Since uint64
 }
 
 // Type returns TypeAdminRequest.
@@ -58,6 +62,7 @@ func (m *AdminRequest) walk(c *codec) {
 	num(c, 4, "cont", &m.Cont)
 	c.str(5, "state", &m.State, textName)
 	c.flag(6, "values", &m.Values)
+	num(c, 7, "since", &m.Since)
 }
 
 func (m *AdminRequest) check() error {

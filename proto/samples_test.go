@@ -48,7 +48,7 @@ func samples() []Message {
 		{ID: 12, Body: &CompatRegister{Version: "2.4.1", Tags: tags}},
 		{ID: 13, Body: &CompatGet{Version: "2.4.1"}},
 		{ID: 13, Body: &CompatReply{Version: "2.4.1", Tags: tags}},
-		{ID: 14, Body: &AdminRequest{Op: AdminShow, App: "echo", Session: 12, Cont: 9, State: "suspended", Values: true}},
+		{ID: 14, Body: &AdminRequest{Op: AdminShow, App: "echo", Session: 12, Cont: 9, State: "suspended", Values: true, Since: 41}},
 		{ID: 14, Body: &AdminReply{JSON: []byte(`{"id":"9"}`)}},
 		{ID: 15, Body: &AdminStartApp{Name: "echo", Args: []string{"echo-server", "-v"}, Env: []string{"PATH=/bin"},
 			Cwd: "/srv", Listen: []string{"tcp://127.0.0.1:7000", "unix:/run/echo.sock"}, ExpirySec: 600}},

@@ -84,12 +84,15 @@ func (s *Supervisor) admin(c *conn, r *proto.AdminRequest) (any, error) {
 		return map[string]any{"app": s.infoOf(a)}, nil
 	case proto.AdminWaitApp:
 		return s.waitApp(ctx, r.App)
+	case proto.AdminLogs:
+		return s.Logs(r.App, r.Since)
 	}
 	return nil, fmt.Errorf("admin %q: %w", r.Op, ErrBadRequest)
 }
 
 // adminStart starts an app for migrate-run: its stdio are the three
-// descriptors received, and it runs as the peer's uid and gid.
+// descriptors received, its output captured (and forwarded to them), and
+// it runs as the peer's uid and gid.
 func (s *Supervisor) adminStart(c *conn, r *proto.AdminStartApp, fds []int) (any, error) {
 	defer closeFDs(fds)
 	user, err := appUser(nil)
@@ -100,7 +103,7 @@ func (s *Supervisor) adminStart(c *conn, r *proto.AdminStartApp, fds []int) (any
 		user.UID, user.GID, user.AdditionalGids = c.cred.Uid, c.cred.Gid, nil
 	}
 	spec := AppSpec{Name: r.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: &user, Listen: r.Listen,
-		Stdio: [3]int{fds[0], fds[1], fds[2]}, Expiry: time.Duration(r.ExpirySec) * time.Second}
+		Stdio: [3]int{fds[0], fds[1], fds[2]}, Expiry: time.Duration(r.ExpirySec) * time.Second, Capture: true}
 	a, err := s.StartApp(spec)
 	if err != nil {
 		return nil, err

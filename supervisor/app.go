@@ -42,6 +42,12 @@ type AppSpec struct {
 	// Expiry is the app's default continuation lifetime (capped by
 	// Config.MaxExpiry); 0 means Config.DefaultExpiry.
 	Expiry time.Duration
+	// Capture reads the app's standard output and error through pipes the
+	// supervisor owns: every line goes to the supervisor's log and to a
+	// ring of the app's last lines (Supervisor.Logs), and its bytes on to
+	// Stdio[1] and Stdio[2] (unless -1). Without it the app writes to
+	// Stdio directly.
+	Capture bool
 }
 
 // App is an app the supervisor runs. Its fields are guarded by the
@@ -62,6 +68,7 @@ type App struct {
 	stopped   bool        // StopApp ran
 	orphan    bool        // a placeholder: the app does not run (see adopt)
 	attach    []*conn     // connections that sent Attach, oldest first
+	capture   *capture    // nil unless spec.Capture; set before the app starts
 	done      chan struct{}
 }
 
@@ -150,6 +157,11 @@ func (s *Supervisor) setUpApp(a *App) error {
 			return fmt.Errorf("hold stdio %d: %w", i, err)
 		}
 		a.stdio[i] = held
+	}
+	if a.spec.Capture {
+		if err := s.startCapture(a); err != nil {
+			return err
+		}
 	}
 	for _, addr := range a.spec.Listen {
 		fd, err := openListener(addr)
@@ -288,10 +300,16 @@ func (a *App) cgroups() []string {
 // processes must be gone (stopApp).
 func (s *Supervisor) tearDownApp(a *App) {
 	for i, fd := range a.stdio {
+		if a.capture != nil && i > 0 {
+			continue // the capture's write ends
+		}
 		if fd >= 0 {
 			_ = unix.Close(fd)
 			a.stdio[i] = -1
 		}
+	}
+	if a.capture != nil {
+		a.capture.closeWrites()
 	}
 	closeFDs(a.listen)
 	for _, addr := range a.spec.Listen[:len(a.listen)] {

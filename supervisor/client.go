@@ -195,3 +195,11 @@ func (a *AdminClient) StartApp(ctx context.Context, r *proto.AdminStartApp, stdi
 	}
 	return out.App, nil
 }
+
+// Logs returns an app's kept output lines numbered since or later, as many
+// as fit one reply (LogsPage.More says more follow; ask since=Next).
+func (a *AdminClient) Logs(ctx context.Context, name string, since uint64) (LogsPage, error) {
+	var r LogsPage
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminLogs, App: name, Since: since}, &r)
+	return r, err
+}

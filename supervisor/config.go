@@ -52,6 +52,11 @@ type Config struct {
 	// store and one value.
 	MaxStoreBytes uint64
 	MaxValueBytes uint32
+	// LogLines and LogBytes bound the ring of an app's captured output
+	// (AppSpec.Capture): its last LogLines lines (DefaultLogLines) whose
+	// text totals at most LogBytes (DefaultLogBytes).
+	LogLines int
+	LogBytes int
 	// Log receives the supervisor's structured log; the zero value logs
 	// nothing.
 	Log zerolog.Logger
@@ -108,11 +113,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxValueBytes == 0 {
 		c.MaxValueBytes = DefaultMaxValueBytes
 	}
+	if c.LogLines == 0 {
+		c.LogLines = DefaultLogLines
+	}
+	if c.LogBytes == 0 {
+		c.LogBytes = DefaultLogBytes
+	}
 	switch {
 	case !filepath.IsAbs(c.Socket):
 		return c, fmt.Errorf("check config: socket %q is not absolute: %w", c.Socket, ErrBadConfig)
 	case c.SuspendTimeout < 0 || c.DefaultExpiry < 0 || c.MaxExpiry < 0 || c.StopTimeout < 0 || c.ResumeTimeout < 0:
 		return c, fmt.Errorf("check config: negative duration: %w", ErrBadConfig)
+	case c.LogLines < 0 || c.LogBytes < 0:
+		return c, fmt.Errorf("check config: negative log ring bound: %w", ErrBadConfig)
 	case c.DefaultExpiry > c.MaxExpiry:
 		return c, fmt.Errorf("check config: default expiry %v above the cap %v: %w", c.DefaultExpiry, c.MaxExpiry, ErrBadConfig)
 	case c.SuspendTimeout/time.Millisecond > 1<<32-1 || c.SuspendTimeout < time.Millisecond:

@@ -121,6 +121,9 @@ func (s *Supervisor) checkDone(a *App) {
 	case <-a.done:
 	default:
 		close(a.done)
+		if a.capture != nil {
+			a.capture.closeWrites() // no process of the app will write again
+		}
 		s.log.Info().Str("app", a.name).Msg("app done")
 	}
 }
