@@ -37,7 +37,7 @@ func (c *cli) printErr(err error) {
 func dialError(socket string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("no supervisor at %s (is migrated or migrate-run running?)", socket)
+		return noSupervisorError{socket}
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("cannot reach the supervisor at %s: permission denied (it answers its own user and root)", socket)
 	}

@@ -1,7 +1,7 @@
 // Command migratectl inspects and drives a migrate supervisor — the daemon
 // migrated, or the one migrate-run embeds — over its control socket.
 //
-//	migratectl [--socket PATH] [--json] [--timeout D] COMMAND
+//	migratectl [--socket PATH] [--state-dir DIR] [--json] [--timeout D] COMMAND
 //
 //	apps                            the apps and their processes
 //	sessions [--app A]              live sessions
@@ -24,6 +24,12 @@
 // otherwise), so migratectl reaches a migrated and a migrate-run alike. The
 // supervisor answers only its own uid and root, and only processes outside
 // its apps.
+//
+// When no supervisor listens on the socket, list, show, sessions and stats
+// read the continuation store in --state-dir read-only instead and say so
+// on stderr; what only a running supervisor knows is left out. A store
+// locked by a running supervisor that does not answer on the socket is an
+// error naming the holder.
 package main
 
 import (

@@ -58,7 +58,7 @@ func startSupervisor(t *testing.T) string {
 
 func TestNoSupervisorIsAnOperationError(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "none.sock")
-	code, out, errOut := migratectl("--socket", sock, "list")
+	code, out, errOut := migratectl("--socket", sock, "drop", "1")
 	want := "migratectl: no supervisor at " + sock + " (is migrated or migrate-run running?)\n"
 	if code != exitFail || out != "" || errOut != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, %q", code, out, errOut, want)

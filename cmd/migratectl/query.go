@@ -107,8 +107,8 @@ func (c *cli) statsCmd() *cobra.Command {
 			var s supervisor.Stats
 			return c.query(cmd, &proto.AdminRequest{Op: proto.AdminStats}, "read stats", "", &s, func() error {
 				w := newTable(c.stdout, "WHAT", "VALUE")
-				w.row("apps", fmt.Sprint(s.Apps))
-				w.row("sessions", fmt.Sprint(s.Sessions))
+				w.row("apps", c.knownOr(fmt.Sprint(s.Apps)))
+				w.row("sessions", c.knownOr(fmt.Sprint(s.Sessions)))
 				w.row("continuations", fmt.Sprint(s.Continuations))
 				states := make([]string, 0, len(s.ByState))
 				for st := range s.ByState {
@@ -118,10 +118,10 @@ func (c *cli) statsCmd() *cobra.Command {
 				for _, st := range states {
 					w.row("  "+st, fmt.Sprint(s.ByState[contstore.State(st)]))
 				}
-				w.row("held descriptors", fmt.Sprintf("%d in continuations, %d held after collapse", s.HeldBefore, s.HeldAfter))
+				w.row("held descriptors", c.knownOr(fmt.Sprintf("%d in continuations, %d held after collapse", s.HeldBefore, s.HeldAfter)))
 				w.row("store file", bytesize(s.StoreFileBytes))
 				w.row("stores", fmt.Sprintf("%s raw, %s compressed", bytesize(s.StoreRawBytes), bytesize(s.StoreCompressedBytes)))
-				w.row("supervisor fds", fmt.Sprint(s.OpenFDs))
+				w.row("supervisor fds", c.knownOr(fmt.Sprint(s.OpenFDs)))
 				return w.flush()
 			})
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -18,12 +19,16 @@ import (
 type cli struct {
 	stdout, stderr io.Writer
 	socket         string
+	stateDir       string
 	json           bool
 	timeout        time.Duration
 	// started is set once the command line parsed and a command runs; an
 	// error before that is a usage error.
 	started bool
-	now     func() time.Time
+	// readStore is set when the answer came from the store, not a
+	// supervisor.
+	readStore bool
+	now       func() time.Time
 }
 
 func newCLI(stdout, stderr io.Writer) *cli {
@@ -48,11 +53,12 @@ func (c *cli) command() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.socket, "socket", supervisor.DefaultSocket(), "the supervisor's control socket")
+	pf.StringVar(&c.stateDir, "state-dir", supervisor.DefaultStateDir(),
+		"the supervisor's state directory, read when no supervisor answers on --socket")
 	pf.BoolVar(&c.json, "json", false, "print the supervisor's JSON reply as it is")
 	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up on the supervisor after this long (0: wait forever)")
 	root.AddCommand(c.appsCmd(), c.sessionsCmd(), c.listCmd(), c.showCmd(), c.suspendCmd(),
 		c.resumeCmd(), c.dropCmd(), c.gcCmd(), c.statsCmd())
-	root.AddCommand(c.logsCmd())
 	return root
 }
 
@@ -83,6 +89,9 @@ func (c *cli) do(ctx context.Context, req *proto.AdminRequest, op, object string
 // into out and calls human.
 func (c *cli) query(cmd *cobra.Command, req *proto.AdminRequest, op, object string, out any, human func() error) error {
 	js, err := c.do(orBackground(cmd.Context()), req, op, object)
+	if _, down := errors.AsType[noSupervisorError](err); down && readsStore(req.Op) {
+		js, err = c.fromStore(req, op, object)
+	}
 	if err != nil {
 		return err
 	}
