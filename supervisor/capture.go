@@ -17,6 +17,11 @@ import (
 // the pipe.
 const captureDrain = time.Second
 
+// forwardStall is how long a forward descriptor may stay full (a paused
+// terminal, a pipe no one reads) before forwarding to it stops: the app's
+// lines are still recorded.
+const forwardStall = 5 * time.Second
+
 // capture reads an app's standard output and error through pipes the
 // supervisor owns: the app's held fds 1 and 2 are the pipes' write ends.
 // Each line goes to the supervisor's log and to the app's ring, and its
@@ -153,14 +158,18 @@ func (s *Supervisor) recordLine(a *App, st *captured, line []byte, forwardOnly b
 }
 
 // writeAll writes b to fd, which may be non-blocking (the starter's
-// terminal or pipe): it waits for room with poll.
+// terminal or pipe): it waits for room with poll, up to forwardStall.
 func writeAll(fd int, b []byte) error {
 	for len(b) > 0 {
 		n, err := unix.Write(fd, b)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
-			if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			ready, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, int(forwardStall/time.Millisecond))
+			if err != nil && !errors.Is(err, unix.EINTR) {
 				return err
+			}
+			if err == nil && ready == 0 {
+				return unix.ETIMEDOUT
 			}
 			continue
 		case errors.Is(err, unix.EINTR):

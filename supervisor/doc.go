@@ -135,4 +135,15 @@
 // Apps are started in a process group of their own (so a terminal's Ctrl-C
 // reaches migrate-run, which stops them), which makes an app that reads the
 // terminal a background job.
+//
+// An app with AppSpec.Capture (every app started over the admin API, as
+// migrate-run does when a migrated answers, and every service) writes its
+// standard output and error into pipes the supervisor reads: it no longer
+// sees a terminal there, and its lines reach the starter's descriptors
+// after the supervisor read them, possibly after migrate-run returned. A
+// starter's descriptor that stops draining (a terminal paused with ^S)
+// stalls that stream as it would the app writing to it directly; a
+// non-blocking one is given up after 5 s, and the lines are still kept.
+// A stopped app's ring goes with it: Logs answers only for apps the
+// supervisor still lists.
 package supervisor

@@ -113,7 +113,8 @@ func (s *Service) Equal(o *Service) bool {
 
 // AppSpec returns the part of s that StartApp understands: name, exec,
 // credentials, resources, expiry and the listen sockets of the non-accept
-// entries. Stdio is /dev/null (-1): the caller sets the log pipes. The
+// entries. Stdio is /dev/null (-1) and the output is captured (the app's
+// logs). The
 // rest (restart, stop, readiness, accept, fd store, names of sockets) is
 // the service manager's to apply.
 func (s *Service) AppSpec() AppSpec {
@@ -123,6 +124,7 @@ func (s *Service) AppSpec() AppSpec {
 		Env:       append([]string(nil), s.Env...),
 		Cwd:       s.Cwd,
 		Stdio:     [3]int{-1, -1, -1},
+		Capture:   true,
 		Resources: s.Resources,
 		Expiry:    s.Expiry,
 	}

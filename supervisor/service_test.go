@@ -148,7 +148,7 @@ func TestServiceAppSpec(t *testing.T) {
 	spec := s.AppSpec()
 	want := AppSpec{Name: "web", Args: []string{"/bin/web"}, Env: []string{"A=1"}, Cwd: "/srv",
 		User: &specs.User{UID: 4242, GID: 4343}, Listen: []string{"tcp://:80"}, Stdio: [3]int{-1, -1, -1},
-		Resources: s.Resources, Expiry: time.Minute}
+		Capture: true, Resources: s.Resources, Expiry: time.Minute}
 	if !reflect.DeepEqual(spec, want) {
 		t.Fatalf("got  %+v\nwant %+v", spec, want)
 	}
