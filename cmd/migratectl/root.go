@@ -59,6 +59,7 @@ func (c *cli) command() *cobra.Command {
 	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up on the supervisor after this long (0: wait forever)")
 	root.AddCommand(c.appsCmd(), c.sessionsCmd(), c.listCmd(), c.showCmd(), c.suspendCmd(),
 		c.resumeCmd(), c.dropCmd(), c.gcCmd(), c.statsCmd())
+	root.AddCommand(c.logsCmd())
 	return root
 }
 
