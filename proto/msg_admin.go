@@ -20,12 +20,19 @@ const (
 	AdminStopApp  = "stop-app" // stop an app (App)
 	AdminWaitApp  = "wait-app" // answer once an app is done (App)
 	AdminLogs     = "logs"     // an app's captured output lines (App, Since)
+	AdminServices = "services" // list services: every app, and configured services not running
+	AdminStatus   = "status"   // one service in detail, with its cgroup's usage (App)
+	AdminStart    = "start"    // start a configured service (App)
+	AdminStop     = "stop"     // stop a service; it stays configured (App)
+	AdminRestart  = "restart"  // stop then start a service (App)
+	AdminReload   = "reload"   // read the service directory again, as SIGHUP does
 )
 
 // AdminOps returns the operations of AdminRequest in this version.
 func AdminOps() []string {
 	return []string{AdminApps, AdminSessions, AdminConts, AdminShow, AdminSuspend,
-		AdminResume, AdminDrop, AdminGC, AdminStats, AdminStopApp, AdminWaitApp, AdminLogs}
+		AdminResume, AdminDrop, AdminGC, AdminStats, AdminStopApp, AdminWaitApp, AdminLogs,
+		AdminServices, AdminStatus, AdminStart, AdminStop, AdminRestart, AdminReload}
 }
 
 // AdminRequest is an operator's request (migratectl, migrate-run, tests).

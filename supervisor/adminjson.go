@@ -10,19 +10,78 @@ import (
 // The documents of the admin API (docs/protocol.md, "Admin documents").
 // Ids are contstore's, which JSON carries as decimal strings.
 
-// AppInfo describes an app.
+// AppInfo describes an app (a service): what it is, where its run stands
+// and what the supervisor holds for it. Usage is filled by status only.
 type AppInfo struct {
-	Name      string      `json:"name"`
-	State     string      `json:"state"` // running, exited, stopped
-	PID       int         `json:"pid,omitempty"`
-	Started   time.Time   `json:"started,omitzero"`
-	Exit      *ExitStatus `json:"exit,omitempty"`
-	Cgroup    string      `json:"cgroup"`
-	Processes []int       `json:"processes"`
-	Listen    []string    `json:"listen,omitempty"`
-	Sessions  int         `json:"sessions"`
-	Suspended int         `json:"suspended"`
-	Done      bool        `json:"done"`
+	Name string `json:"name"`
+	// State is one of the Service* states (inactive, starting, running,
+	// reloading, stopping, restarting, exited, failed, stopped).
+	State string `json:"state"`
+	// Result says why a service is failed or exited: exit-code, signal,
+	// watchdog, timeout, start-limit, spawn; "" while it runs.
+	Result string `json:"result,omitempty"`
+	// StatusText is the last STATUS= the service sent; Errno its ERRNO=.
+	StatusText string `json:"statusText,omitempty"`
+	Errno      int    `json:"errno,omitempty"`
+	// Ready is true once the service is ready: at exec, or at READY=1
+	// with readiness notify.
+	Ready bool `json:"ready"`
+	// File is the service file it was read from ("" for an app started by
+	// migrate-run or the API).
+	File string `json:"file,omitempty"`
+	// Restart is the restart policy; Restarts counts the restarts since
+	// the service was started by an operator or the daemon; NextStart is
+	// when a pending restart happens.
+	Restart   string    `json:"restart"`
+	Restarts  int       `json:"restarts"`
+	NextStart time.Time `json:"nextStart,omitzero"`
+	// PID is the main process's (MAINPID= may change it), Started when it
+	// started.
+	PID       int           `json:"pid,omitempty"`
+	Started   time.Time     `json:"started,omitzero"`
+	Exit      *ExitStatus   `json:"exit,omitempty"`
+	Cgroup    string        `json:"cgroup"`
+	Processes []int         `json:"processes"`
+	Listen    []ListenInfo  `json:"listen,omitempty"`
+	FDStore   []FDStoreInfo `json:"fdStore,omitempty"`
+	Usage     *Usage        `json:"usage,omitempty"`
+	Sessions  int           `json:"sessions"`
+	Suspended int           `json:"suspended"`
+	Done      bool          `json:"done"`
+}
+
+// ListenInfo describes a socket the supervisor holds for a service.
+// Connections, Accepted and Refused count the connections of an accept
+// socket: open now, handed to a process so far, and closed at once because
+// MaxConnections were open.
+type ListenInfo struct {
+	Address        string `json:"address"`
+	Name           string `json:"name"`
+	Accept         bool   `json:"accept,omitempty"`
+	MaxConnections int    `json:"maxConnections,omitempty"`
+	Connections    int    `json:"connections,omitempty"`
+	Accepted       uint64 `json:"accepted,omitempty"`
+	Refused        uint64 `json:"refused,omitempty"`
+}
+
+// FDStoreInfo describes a descriptor in a service's fd store, held as the
+// system continuation Cont.
+type FDStoreInfo struct {
+	Name  string             `json:"name"`
+	Cont  contstore.ID       `json:"cont,omitempty"`
+	Added time.Time          `json:"added"`
+	Desc  fdpass.Description `json:"desc"`
+}
+
+// Usage is what a service's cgroup uses; a limit of 0 means none, and a
+// field the hierarchy does not offer is 0.
+type Usage struct {
+	MemoryBytes uint64        `json:"memoryBytes"`
+	MemoryMax   uint64        `json:"memoryMax,omitempty"`
+	MemoryPeak  uint64        `json:"memoryPeak,omitempty"`
+	CPU         time.Duration `json:"cpuNs"`
+	Tasks       uint64        `json:"tasks"`
+	TasksMax    uint64        `json:"tasksMax,omitempty"`
 }
 
 // SessionInfo describes a live session.
