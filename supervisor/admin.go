@@ -160,8 +160,10 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 	procs := s.liveProcs(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	info := AppInfo{Name: a.name, State: "running", Started: a.started, Exit: a.exit, Listen: a.spec.Listen,
-		Processes: procs}
+	info := AppInfo{Name: a.name, State: "running", Started: a.started, Exit: a.exit, Processes: procs}
+	for _, addr := range a.spec.Listen {
+		info.Listen = append(info.Listen, ListenInfo{Address: addr, Name: listenName(addr)})
+	}
 	if info.Processes == nil {
 		info.Processes = []int{}
 	}

@@ -28,7 +28,7 @@ func (c *cli) appsCmd() *cobra.Command {
 						state = fmt.Sprintf("%s (%s)", a.State, exitText(a.Exit))
 					}
 					t.row(a.Name, state, num(a.PID), joinInts(a.Processes), fmt.Sprint(a.Sessions),
-						fmt.Sprint(a.Suspended), strings.Join(a.Listen, ","), a.Cgroup)
+						fmt.Sprint(a.Suspended), listenText(a.Listen), a.Cgroup)
 				}
 				return t.flush()
 			})
@@ -135,4 +135,13 @@ func stateNames() string {
 		s = append(s, string(st))
 	}
 	return strings.Join(s, ", ")
+}
+
+// listenText is the held sockets' addresses, comma-separated.
+func listenText(ls []supervisor.ListenInfo) string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Address)
+	}
+	return strings.Join(out, ",")
 }
