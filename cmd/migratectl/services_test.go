@@ -112,6 +112,14 @@ func TestStatusBlockForPeople(t *testing.T) {
 			"  Next start: 2026-11-26 06:33:12 UTC (in 400ms)\n" +
 			"    Sessions: 0 live, 0 suspended\n" +
 			"        File: /etc/migrate/api.toml\n"},
+		{supervisor.AppInfo{Name: "web", State: "stopping", PID: 1234, Started: t0, Ready: true,
+			Listen: []supervisor.ListenInfo{{Address: "udp://127.0.0.1:5353"}}}, nil, "" +
+			"● web — stopping; started 2026-11-26 06:30:00 UTC, 3m12s ago\n" +
+			"    Main PID: 1234\n" +
+			"    Restarts: 0\n" +
+			"       Ready: yes\n" +
+			"      Listen: udp://127.0.0.1:5353\n" +
+			"    Sessions: 0 live, 0 suspended\n"},
 		{supervisor.AppInfo{Name: "counter", State: "running", PID: 4100, Ready: true, Started: now.Add(-26 * time.Hour),
 			Usage: &supervisor.Usage{MemoryBytes: 3 << 30, Tasks: 1}}, nil, "" +
 			"● counter — running since 2026-11-25 04:33:12 UTC; 1d2h ago\n" +

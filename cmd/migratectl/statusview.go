@@ -56,13 +56,18 @@ func (v statusView) print(w io.Writer) error {
 }
 
 // headline is the state and since when: "running since 2026-11-26
-// 06:30:00 UTC; 3m12s ago", "failed (start-limit)".
+// 06:30:00 UTC; 3m12s ago", "failed (start-limit)". Only the start of the
+// main process is known, so a service reloading or stopping says when it
+// started, not since when it is in that state.
 func (v statusView) headline() string {
 	a := v.info
-	if !active(a) || a.Started.IsZero() {
+	switch {
+	case !active(a) || a.Started.IsZero():
 		return stateText(a)
+	case a.State == "running" || a.State == "starting":
+		return fmt.Sprintf("%s since %s; %s ago", stateText(a), v.stamp(a.Started), span(v.now.Sub(a.Started)))
 	}
-	return fmt.Sprintf("%s since %s; %s ago", stateText(a), v.stamp(a.Started), span(v.now.Sub(a.Started)))
+	return fmt.Sprintf("%s; started %s, %s ago", stateText(a), v.stamp(a.Started), span(v.now.Sub(a.Started)))
 }
 
 func (v statusView) stamp(t time.Time) string { return t.In(v.loc).Format(statusTimeFormat) }
@@ -142,13 +147,16 @@ func memoryText(u *supervisor.Usage) string {
 	return bytesize(u.MemoryBytes) + " (" + strings.Join(more, ", ") + ")"
 }
 
-// listenLines is one line per held socket: "tcp://0.0.0.0:80 (http)", and
-// for an accept socket its connections: "...: accept, 2/8 connections, 40
-// accepted, 1 refused".
+// listenLines is one line per held socket: "tcp://0.0.0.0:80 (http)" (its
+// LISTEN_FDNAMES name in parentheses), and for an accept socket its
+// connections: "...: accept, 2/8 connections, 40 accepted, 1 refused".
 func listenLines(ls []supervisor.ListenInfo) []string {
 	out := make([]string, 0, len(ls))
 	for _, l := range ls {
-		s := l.Address + " (" + l.Name + ")"
+		s := l.Address
+		if l.Name != "" {
+			s += " (" + l.Name + ")"
+		}
 		if l.Accept {
 			conns := strconv.Itoa(l.Connections)
 			if l.MaxConnections > 0 {
