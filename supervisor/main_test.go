@@ -137,7 +137,7 @@ func (h *harness) startAppSpec(spec AppSpec) *testAppIO {
 	h.t.Helper()
 	inR, inW := pipe(h.t)
 	outR, outW := pipe(h.t)
-	spec.Listen = []string{"tcp://127.0.0.1:0"}
+	spec.Listen = []ListenSpec{{Address: "tcp://127.0.0.1:0", Name: "listen"}}
 	spec.Stdio = [3]int{inR, outW, 2}
 	a, err := h.s.StartApp(spec)
 	unix.Close(inR)

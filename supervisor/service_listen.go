@@ -33,6 +33,30 @@ func (c *checker) listen(service string, entries []listenEntry) []ListenSpec {
 	return out
 }
 
+// acceptRules checks what an accept service cannot have: a service whose
+// sockets accept runs its command once per connection and has no main
+// process, so every socket accepts, nothing waits for READY=1 and nothing
+// restarts.
+func (c *checker) acceptRules(s *Service) {
+	accept := 0
+	for _, l := range s.Listen {
+		if l.Accept {
+			accept++
+		}
+	}
+	switch {
+	case accept == 0:
+	case accept < len(s.Listen):
+		c.fail("[[listen]] accept", "set on %d of %d sockets: a service either accepts on every socket or on none", accept, len(s.Listen))
+	case s.Readiness == ReadyNotify:
+		c.fail("readiness", "notify: a service whose sockets accept has no main process to be ready")
+	case s.Restart.Policy != RestartNo:
+		c.fail("[restart] policy", "%s: a service whose sockets accept has no main process to restart", s.Restart.Policy)
+	case s.Watchdog > 0:
+		c.fail("watchdog", "a service whose sockets accept has no main process to watch")
+	}
+}
+
 func (c *checker) accept(key string, e listenEntry, l *ListenSpec) {
 	if e.Accept && strings.HasPrefix(e.Address, "udp://") {
 		c.fail(key+" accept", "needs a stream or seqpacket socket, not udp")

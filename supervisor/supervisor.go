@@ -43,6 +43,14 @@ type Supervisor struct {
 	expiries  map[contstore.ID]time.Time // every stored continuation with an expiry
 	conns     map[*conn]struct{}
 	procs     map[int]*proc // started and not yet reaped
+	// services are the configured services by name (services.go); dir is
+	// the directory they were read from ("" for none).
+	services     map[string]*Service
+	servicesDir  string
+	ended        map[string]AppInfo                 // the last state of configured services not running
+	keptFDStores map[string]*fdStore                // fd stores kept for an app's next run
+	fdSessions   map[string]contstore.SessionID     // the session of an app's fd-store records
+	reloadMu     sync.Mutex                         // serializes reloads and operator start/stop/restart
 	sweepWake chan struct{}
 	running   chan struct{} // closed once Run serves
 
@@ -66,6 +74,8 @@ func New(cfg Config) (_ *Supervisor, retErr error) {
 	s := &Supervisor{cfg: cfg, log: cfg.Log, apps: map[string]*App{}, orphans: map[string]*App{},
 		sessions: map[contstore.SessionID]*session{}, held: map[contstore.ID]*heldCont{},
 		expiries: map[contstore.ID]time.Time{}, conns: map[*conn]struct{}{}, procs: map[int]*proc{},
+		services: map[string]*Service{}, ended: map[string]AppInfo{}, keptFDStores: map[string]*fdStore{},
+		fdSessions: map[string]contstore.SessionID{},
 		sweepWake: make(chan struct{}, 1), running: make(chan struct{})}
 	m := s.cgroupManager()
 	if m != nil {
@@ -217,6 +227,12 @@ func (s *Supervisor) shutdown(stopReap, stopSweep chan struct{}) {
 	close(stopReap)
 	s.wg.Wait()
 	s.closeHeld()
+	s.mu.Lock()
+	for name, f := range s.keptFDStores {
+		f.close()
+		delete(s.keptFDStores, name)
+	}
+	s.mu.Unlock()
 	if s.cg != nil {
 		_ = s.cg.Delete()
 	}
