@@ -101,9 +101,9 @@ type App struct {
 	notify    *notifySocket
 	fds       *fdStore // the fd store; nil unless spec.FDStoreMax > 0
 	acceptors []*acceptor
-	orphan    bool        // a placeholder: the app does not run (see adopt)
-	attach    []*conn     // connections that sent Attach, oldest first
-	capture   *capture    // nil unless spec.Capture; set before the app starts
+	orphan    bool     // a placeholder: the app does not run (see adopt)
+	attach    []*conn  // connections that sent Attach, oldest first
+	capture   *capture // nil unless spec.Capture; set before the app starts
 	done      chan struct{}
 }
 

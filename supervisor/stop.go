@@ -105,6 +105,7 @@ func (s *Supervisor) haltProcs(a *App) {
 		s.waitProcs(a)
 	}
 }
+
 // killApp sends SIGKILL to every process of the app: through its cgroup,
 // which reaches forks the supervisor never saw, or to its known processes.
 func (s *Supervisor) killApp(a *App) {

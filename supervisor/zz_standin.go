@@ -32,10 +32,10 @@ type notifyMsg struct {
 
 type notifySocket struct{ path string }
 
-func listenNotify(path string) (*notifySocket, error)                  { return &notifySocket{path: path}, nil }
-func (n *notifySocket) Path() string                                    { return n.path }
+func listenNotify(path string) (*notifySocket, error)                 { return &notifySocket{path: path}, nil }
+func (n *notifySocket) Path() string                                  { return n.path }
 func (n *notifySocket) serve(handle func(notifyMsg), bad func(error)) {}
-func (n *notifySocket) Close() error                                    { return nil }
+func (n *notifySocket) Close() error                                  { return nil }
 
 type fdEntry struct {
 	Name  string
@@ -50,10 +50,10 @@ type fdStore struct{}
 
 var errFDStoreFull = errors.New("fd store full")
 
-func newFDStore(max int, onRemove func(fdEntry)) *fdStore                 { return &fdStore{} }
+func newFDStore(max int, onRemove func(fdEntry)) *fdStore                   { return &fdStore{} }
 func (f *fdStore) add(name string, fds []int, poll bool) ([]fdEntry, error) { return nil, nil }
-func (f *fdStore) remove(name string) []fdEntry                            { return nil }
-func (f *fdStore) setKey(fd int, key uint64)                               {}
-func (f *fdStore) entries() []fdEntry                                      { return nil }
-func (f *fdStore) len() int                                                { return 0 }
-func (f *fdStore) close()                                                  {}
+func (f *fdStore) remove(name string) []fdEntry                             { return nil }
+func (f *fdStore) setKey(fd int, key uint64)                                {}
+func (f *fdStore) entries() []fdEntry                                       { return nil }
+func (f *fdStore) len() int                                                 { return 0 }
+func (f *fdStore) close()                                                   {}
