@@ -203,3 +203,62 @@ func (a *AdminClient) Logs(ctx context.Context, name string, since uint64) (Logs
 	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminLogs, App: name, Since: since}, &r)
 	return r, err
 }
+
+// ReloadResult is the reply of the reload operation: the services a reload
+// started (new files), stopped (removed files), restarted (changed
+// definitions) and left running as they were, by name.
+type ReloadResult struct {
+	Started   []string `json:"started"`
+	Stopped   []string `json:"stopped"`
+	Restarted []string `json:"restarted"`
+	Unchanged []string `json:"unchanged"`
+}
+
+// Services lists every app and every configured service, running or not
+// (State "stopped", "inactive" or "failed" for the ones not running).
+func (a *AdminClient) Services(ctx context.Context) ([]AppInfo, error) {
+	var r struct{ Services []AppInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminServices}, &r)
+	return r.Services, err
+}
+
+// Status describes one service in detail: its held sockets (Listen), its
+// fd store (FDStore) and, when it has a cgroup, what the cgroup uses
+// (Usage). An unknown name fails with the supervisor's unknown-app error.
+func (a *AdminClient) Status(ctx context.Context, name string) (AppInfo, error) {
+	return a.service(ctx, proto.AdminStatus, name)
+}
+
+// Start starts a configured service and returns its state once started
+// (for readiness notify, possibly still "starting").
+func (a *AdminClient) Start(ctx context.Context, name string) (AppInfo, error) {
+	return a.service(ctx, proto.AdminStart, name)
+}
+
+// Stop stops a service, which stays configured, and returns its state once
+// stopped.
+func (a *AdminClient) Stop(ctx context.Context, name string) (AppInfo, error) {
+	return a.service(ctx, proto.AdminStop, name)
+}
+
+// Restart stops a service, starts it again and returns its new state.
+func (a *AdminClient) Restart(ctx context.Context, name string) (AppInfo, error) {
+	return a.service(ctx, proto.AdminRestart, name)
+}
+
+// Reload has the supervisor read its service directory again, as SIGHUP
+// does, and says what changed. A directory with a broken file fails with
+// an Error listing every problem, and the running services stay as they
+// were.
+func (a *AdminClient) Reload(ctx context.Context) (ReloadResult, error) {
+	var r ReloadResult
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminReload}, &r)
+	return r, err
+}
+
+// service runs op on the service name and returns the reply's service.
+func (a *AdminClient) service(ctx context.Context, op, name string) (AppInfo, error) {
+	var r struct{ Service AppInfo }
+	err := a.call(ctx, &proto.AdminRequest{Op: op, App: name}, &r)
+	return r.Service, err
+}

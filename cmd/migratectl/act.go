@@ -11,10 +11,12 @@ import (
 
 func (c *cli) suspendCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "suspend SESSION",
-		Short: "Suspend a session (and the sessions that depend on it)",
+		Use:     "suspend SESSION",
+		GroupID: groupSessions,
+		Short:   "Suspend a session (and the sessions that depend on it)",
 		Long: "suspend asks the app to hand the session over as a continuation and waits until the\n" +
 			"supervisor committed it. It prints the continuation ids, the session's first.",
+		Example:           "  migratectl suspend 12",
 		Args:              idArg("session"),
 		ValidArgsFunction: c.completeSessions,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,10 +39,12 @@ func (c *cli) suspendCmd() *cobra.Command {
 
 func (c *cli) resumeCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "resume ID",
-		Short: "Resume a continuation and wait until it runs",
+		Use:     "resume ID",
+		GroupID: groupSessions,
+		Short:   "Resume a continuation and wait until it runs",
 		Long: "resume starts a fresh process for a complete continuation, or hands an internal one to\n" +
 			"the running process that attached, and waits until the app confirmed.",
+		Example:           "  migratectl resume 9",
 		Args:              idArg("continuation"),
 		ValidArgsFunction: c.completeConts,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +66,8 @@ func (c *cli) resumeCmd() *cobra.Command {
 func (c *cli) dropCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:               "drop ID",
+		GroupID:           groupSessions,
+		Example:           "  migratectl drop 9",
 		Short:             "Discard a suspended continuation and close what it holds",
 		Args:              idArg("continuation"),
 		ValidArgsFunction: c.completeConts,
@@ -79,9 +85,10 @@ func (c *cli) dropCmd() *cobra.Command {
 
 func (c *cli) gcCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "gc",
-		Short: "Expire the continuations that are due now",
-		Args:  noArgs,
+		Use:     "gc",
+		GroupID: groupSessions,
+		Short:   "Expire the continuations that are due now",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var r struct{ Expired []contstore.ID }
 			return c.query(cmd, &proto.AdminRequest{Op: proto.AdminGC}, "collect expired continuations", "", &r, func() error {

@@ -48,6 +48,25 @@ func (c *cli) completeSessions(cmd *cobra.Command, args []string, _ string) ([]c
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
+// completeServices offers the names of the services, described by their
+// state, for status, start, stop, restart and logs. A supervisor older
+// than the services operation offers its apps instead.
+func (c *cli) completeServices(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var r struct{ Services, Apps []supervisor.AppInfo }
+	if !c.ask(cmd, &proto.AdminRequest{Op: proto.AdminServices}, &r) &&
+		!c.ask(cmd, &proto.AdminRequest{Op: proto.AdminApps}, &r) {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	out := make([]cobra.Completion, 0, len(r.Services)+len(r.Apps))
+	for _, a := range append(r.Services, r.Apps...) {
+		out = append(out, cobra.CompletionWithDesc(a.Name, stateText(a)))
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
 // ask runs req for a completion: quietly, briefly, true when out is filled.
 func (c *cli) ask(cmd *cobra.Command, req *proto.AdminRequest, out any) bool {
 	ctx, cancel := context.WithTimeout(orBackground(cmd.Context()), completeTimeout)

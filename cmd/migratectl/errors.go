@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/migrate-run/migrate/proto"
+	"github.com/migrate-run/migrate/supervisor"
 )
 
 // usageError is a mistake on the command line (exit status 2).
@@ -24,10 +25,11 @@ func isUsage(err error) bool {
 	return errors.As(err, &u)
 }
 
-// printErr writes err to stderr as one "migratectl: ..." line, and for a
-// usage error the hint to --help.
+// printErr writes err to stderr as "migratectl: ...", the lines of a
+// message of several (a reload's problems) indented under the first, and
+// for a usage error the hint to --help.
 func (c *cli) printErr(err error) {
-	fmt.Fprintf(c.stderr, "migratectl: %s\n", err)
+	fmt.Fprintf(c.stderr, "migratectl: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	if isUsage(err) || !c.started {
 		fmt.Fprintln(c.stderr, "Run 'migratectl --help' for usage.")
 	}
@@ -53,6 +55,10 @@ func opError(op, object string, timeout string, err error) error {
 		return fmt.Errorf("%s: no answer from the supervisor within %s (--timeout)", op, timeout)
 	case errors.As(err, &pe) && (pe.Code == proto.CodeUnknownContinuation || pe.Code == proto.CodeUnknownSession):
 		return fmt.Errorf("%s not found", object)
+	case errors.As(err, &pe) && object != "" && strings.HasSuffix(pe.Message, ": "+supervisor.ErrUnknownApp.Error()):
+		return fmt.Errorf("%s not found", object) // the supervisor's unknown-app error
+	case errors.As(err, &pe) && pe.Code == proto.CodeBadMessage && strings.Contains(pe.Message, "unknown admin op"):
+		return fmt.Errorf("%s: the supervisor does not know this request (it is older than migratectl)", op)
 	case errors.As(err, &pe) && pe.Code == proto.CodePermissionDenied:
 		return fmt.Errorf("%s: the supervisor refused: %s (run migratectl as the supervisor's user or root, outside its apps)", op, pe.Message)
 	case errors.As(err, &pe) && strings.HasPrefix(pe.Message, op+":"):

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/migrate-run/migrate/proto"
 	"github.com/migrate-run/migrate/supervisor"
 )
 
@@ -23,11 +22,15 @@ func (c *cli) logsCmd() *cobra.Command {
 	var follow bool
 	var tail int
 	cmd := &cobra.Command{
-		Use:   "logs NAME",
-		Short: "Print an app's captured output: TIME STREAM LINE",
-		Long: "logs prints the lines an app started by migrated wrote to its standard output and error,\n" +
-			"as far as the supervisor keeps them. -f keeps printing new lines until the app is done\n" +
-			"(or stopped). --json prints the reply document, or with -f one JSON line per output line.",
+		Use:     "logs NAME",
+		GroupID: groupServices,
+		Short:   "Print a service's captured output: TIME STREAM LINE",
+		Long: "logs prints the lines a service (or an app migrate-run started through migrated) wrote to\n" +
+			"its standard output and error, as far as the supervisor keeps them. -f keeps printing new\n" +
+			"lines until the service is done (or stopped). --json prints the reply document, or with -f\n" +
+			"one JSON line per output line.",
+		Example: "  migratectl logs -n 20 web\n" +
+			"  migratectl logs -f web",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("expected one app name, got %d arguments", len(args))
@@ -37,7 +40,7 @@ func (c *cli) logsCmd() *cobra.Command {
 			}
 			return nil
 		},
-		ValidArgsFunction: c.completeLogApps,
+		ValidArgsFunction: c.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.timeout < 0 {
 				return usagef("--timeout %v is negative", c.timeout)
@@ -129,7 +132,7 @@ func (l *logsRun) fetch(ctx context.Context, since uint64) (supervisor.LogsPage,
 	}
 	page, err := l.ac.Logs(ctx, l.app, since)
 	if err != nil {
-		return page, opError("logs "+l.app, "app "+l.app, l.timeout.String(), err)
+		return page, opError("logs "+l.app, "service "+l.app, l.timeout.String(), err)
 	}
 	return page, nil
 }
@@ -144,7 +147,7 @@ func (l *logsRun) print(lines []supervisor.LogLine) error {
 				_, err = fmt.Fprintf(l.stdout, "%s\n", js)
 			}
 		} else {
-			_, err = fmt.Fprintf(l.stdout, "%s %s %s\n", line.Time.Local().Format(logsTimeFormat), line.Stream, line.Text)
+			_, err = fmt.Fprintf(l.stdout, "%s\n", logText(line, time.Local))
 		}
 		if err != nil {
 			return err
@@ -153,18 +156,7 @@ func (l *logsRun) print(lines []supervisor.LogLine) error {
 	return nil
 }
 
-// completeLogApps offers the names of the apps for logs.
-func (c *cli) completeLogApps(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var r struct{ Apps []supervisor.AppInfo }
-	if !c.ask(cmd, &proto.AdminRequest{Op: proto.AdminApps}, &r) {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	out := make([]cobra.Completion, 0, len(r.Apps))
-	for _, a := range r.Apps {
-		out = append(out, cobra.CompletionWithDesc(a.Name, a.State))
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+// logText is a line as logs prints it: TIME STREAM LINE, the time in loc.
+func logText(line supervisor.LogLine, loc *time.Location) string {
+	return line.Time.In(loc).Format(logsTimeFormat) + " " + line.Stream + " " + line.Text
 }

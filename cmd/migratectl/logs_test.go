@@ -63,7 +63,7 @@ func TestLogsPrintsTheKeptLines(t *testing.T) {
 		t.Fatalf("logs --json -n 1: exit %d, %q", code, out)
 	}
 	code, out, errOut = migratectl("--socket", sock, "logs", "nosuch")
-	if code != exitFail || out != "" || !strings.Contains(errOut, "unknown app") {
+	if code != exitFail || out != "" || errOut != "migratectl: service nosuch not found\n" {
 		t.Fatalf("logs of an unknown app: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -3,7 +3,12 @@
 //
 //	migratectl [--socket PATH] [--state-dir DIR] [--json] [--timeout D] COMMAND
 //
-//	apps                            the apps and their processes
+//	services                        every service: state, pid, uptime, restarts, readiness
+//	status NAME [-n N]              one service in detail, and its last output lines
+//	start|stop|restart NAME         act on a service
+//	reload                          read the service directory again, apply what changed
+//	logs NAME [-f] [-n N]           a service's captured output
+//	apps                            the running apps and their processes (services is wider)
 //	sessions [--app A]              live sessions
 //	list [--app A] [--state S]      stored continuations
 //	show ID [--values]              one continuation: slots, store, exec
@@ -14,10 +19,14 @@
 //	stats                           counts and descriptor accounting
 //	completion bash|zsh|fish|powershell
 //
-// Human output is aligned tables; --json prints the supervisor's reply
-// document as it is, one JSON value per command. Errors go to stderr as
-// "migratectl: ..."; the exit status is 1 when the operation failed and 2
-// when the command line is wrong.
+// Human output is aligned tables (status a systemctl-status-like block);
+// --json prints the supervisor's reply document as it is, one JSON value
+// per command. Errors go to stderr as "migratectl: ..."; the exit status is
+// 1 when the operation failed (an unknown service or continuation, a start
+// that left the service failed, a broken service directory on reload) and
+// 2 when the command line is wrong. Shell completion offers the services'
+// names (from the supervisor's services, or its apps when it is older) and
+// the ids of sessions and continuations.
 //
 // The socket defaults to the supervisor's own default
 // (/run/migrate/migrated.sock as root, $XDG_RUNTIME_DIR/migrate/migrated.sock

@@ -14,9 +14,13 @@ import (
 
 func (c *cli) appsCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "apps",
-		Short: "List the apps and their processes",
-		Args:  noArgs,
+		Use:     "apps",
+		GroupID: groupServices,
+		Short:   "List the running apps and their processes",
+		Long: "apps lists the apps the supervisor runs now with all their processes and cgroups; it is\n" +
+			"the older, narrower view (services also lists the configured services that are not\n" +
+			"running, with their readiness and restarts). It stays for the scripts that read it.",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var r struct{ Apps []supervisor.AppInfo }
 			return c.query(cmd, &proto.AdminRequest{Op: proto.AdminApps}, "list apps", "", &r, func() error {
@@ -47,9 +51,11 @@ func exitText(e *supervisor.ExitStatus) string {
 func (c *cli) sessionsCmd() *cobra.Command {
 	var app string
 	cmd := &cobra.Command{
-		Use:   "sessions [--app A]",
-		Short: "List live sessions",
-		Args:  noArgs,
+		Use:     "sessions [--app A]",
+		GroupID: groupSessions,
+		Short:   "List live sessions",
+		Example: "  migratectl sessions --app web",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var r struct{ Sessions []supervisor.SessionInfo }
 			return c.query(cmd, &proto.AdminRequest{Op: proto.AdminSessions, App: app}, "list sessions", "", &r, func() error {
@@ -70,8 +76,10 @@ func (c *cli) sessionsCmd() *cobra.Command {
 func (c *cli) listCmd() *cobra.Command {
 	var app, state string
 	cmd := &cobra.Command{
-		Use:   "list [--app A] [--state S]",
-		Short: "List stored continuations",
+		Use:     "list [--app A] [--state S]",
+		GroupID: groupSessions,
+		Short:   "List stored continuations",
+		Example: "  migratectl list --state suspended",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if state != "" && !contstore.State(state).Valid() {
 				return usagef("--state %q is not one of %s", state, stateNames())
@@ -100,9 +108,10 @@ func (c *cli) listCmd() *cobra.Command {
 
 func (c *cli) statsCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "stats",
-		Short: "Show counts and descriptor accounting",
-		Args:  noArgs,
+		Use:     "stats",
+		GroupID: groupSessions,
+		Short:   "Show counts and descriptor accounting",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var s supervisor.Stats
 			return c.query(cmd, &proto.AdminRequest{Op: proto.AdminStats}, "read stats", "", &s, func() error {

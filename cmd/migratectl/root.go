@@ -15,6 +15,10 @@ import (
 	"github.com/migrate-run/migrate/supervisor"
 )
 
+// --help lists the commands in the order command adds them: the services'
+// from the most used on, then the sessions'.
+func init() { cobra.EnableCommandSorting = false }
+
 // cli is one run of migratectl: its global flags and where it writes.
 type cli struct {
 	stdout, stderr io.Writer
@@ -41,7 +45,17 @@ func (c *cli) command() *cobra.Command {
 		Use:   "migratectl",
 		Short: "Inspect and drive a migrate supervisor",
 		Long: "migratectl talks to the supervisor of migrated or migrate-run over its control socket:\n" +
-			"it lists apps, sessions and continuations, suspends sessions and resumes them.",
+			"it lists, starts, stops and restarts services, reloads the service directory, and lists,\n" +
+			"suspends and resumes sessions and their continuations.\n\n" +
+			"Output is aligned text for people; --json prints the supervisor's reply document as it\n" +
+			"is. Errors go to stderr; the exit status is 1 when the operation failed and 2 when the\n" +
+			"command line is wrong. With no supervisor on --socket, list, show, sessions and stats\n" +
+			"read the store in --state-dir, read-only.",
+		Example: "  migratectl services\n" +
+			"  migratectl status web\n" +
+			"  migratectl restart web\n" +
+			"  migratectl suspend 12 && migratectl resume 9\n" +
+			"  source <(migratectl completion bash)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(*cobra.Command, []string) {
@@ -57,10 +71,30 @@ func (c *cli) command() *cobra.Command {
 		"the supervisor's state directory, read when no supervisor answers on --socket")
 	pf.BoolVar(&c.json, "json", false, "print the supervisor's JSON reply as it is")
 	pf.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up on the supervisor after this long (0: wait forever)")
-	root.AddCommand(c.appsCmd(), c.sessionsCmd(), c.listCmd(), c.showCmd(), c.suspendCmd(),
+	root.AddGroup(&cobra.Group{ID: groupServices, Title: "Services:"},
+		&cobra.Group{ID: groupSessions, Title: "Sessions and continuations:"})
+	root.AddCommand(c.servicesCmd(), c.statusCmd(), c.startCmd(), c.stopCmd(), c.restartCmd(),
+		c.reloadCmd(), c.logsCmd(), c.appsCmd())
+	root.AddCommand(c.sessionsCmd(), c.listCmd(), c.showCmd(), c.suspendCmd(),
 		c.resumeCmd(), c.dropCmd(), c.gcCmd(), c.statsCmd())
-	root.AddCommand(c.logsCmd())
 	return root
+}
+
+// The groups of commands in --help.
+const (
+	groupServices = "services"
+	groupSessions = "sessions"
+)
+
+// nameArg checks that the command has exactly one argument, a service name.
+func nameArg(_ *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usagef("expected one service name, got %d arguments", len(args))
+	}
+	if args[0] == "" {
+		return usagef("the service name is empty")
+	}
+	return nil
 }
 
 // do sends one admin request and returns its JSON document; op and object

@@ -18,6 +18,8 @@ func (c *cli) showCmd() *cobra.Command {
 	var values bool
 	cmd := &cobra.Command{
 		Use:               "show ID [--values]",
+		GroupID:           groupSessions,
+		Example:           "  migratectl show --values 9",
 		Short:             "Show one continuation: descriptors, store, exec description",
 		Args:              idArg("continuation"),
 		ValidArgsFunction: c.completeConts,

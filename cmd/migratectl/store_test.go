@@ -224,7 +224,8 @@ func TestMissingStoreIsAnError(t *testing.T) {
 func TestActingCommandsStillNeedASupervisor(t *testing.T) {
 	f := newStoreFixture(t)
 	want := "migratectl: no supervisor at " + f.sock + " (is migrated or migrate-run running?)\n"
-	for _, args := range [][]string{{"suspend", "1"}, {"resume", "1"}, {"drop", "1"}, {"gc"}, {"apps"}} {
+	for _, args := range [][]string{{"suspend", "1"}, {"resume", "1"}, {"drop", "1"}, {"gc"}, {"apps"},
+		{"services"}, {"status", "web"}, {"start", "web"}, {"stop", "web"}, {"restart", "web"}, {"reload"}} {
 		code, out, errOut := f.run(args...)
 		if code != exitFail || out != "" || errOut != want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1, nothing, %q", args, code, out, errOut, want)
