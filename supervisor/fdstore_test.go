@@ -114,7 +114,7 @@ func TestFDStoreDedupe(t *testing.T) {
 func TestFDStoreGivenTwice(t *testing.T) {
 	s := newTestStore(t, 10, nil)
 	a, b := socketPair(t)
-	got, err := s.add("a", []int{a, a}, true)
+	got, err := s.add("a", []int{a, a}, false) // unpolled: closing b below hangs it up
 	if err == nil || !strings.Contains(err.Error(), "given twice, or already stored") || len(got) != 1 {
 		t.Fatalf("add of one number twice = %d entries, %v", len(got), err)
 	}

@@ -40,13 +40,14 @@ type notifySocket struct {
 }
 
 // listenNotify binds a unix SOCK_DGRAM socket at path, an absolute path of
-// at most 107 bytes. It creates the missing parent directories (0755) and
-// removes a stale socket file first (one nobody receives on), but refuses
-// to replace a live socket or anything that is not a socket. The socket
-// has SO_PASSCRED, so every datagram carries the sender's kernel-checked
-// credentials, and mode 0666, so that services running as other users can
-// send. Its descriptor is close-on-exec and non-blocking, owned by the
-// returned notifySocket until Close.
+// at most 107 bytes. It creates the missing parent directories (0755, less
+// the umask) and removes a stale socket file first (one nobody receives
+// on), but refuses to replace a live socket or anything that is not a
+// socket. The socket has SO_PASSCRED, so every datagram carries the
+// sender's kernel-checked credentials, and mode 0666, so that services
+// running as other users can send (if they can reach it: every directory
+// above must let them search it). Its descriptor is close-on-exec and
+// non-blocking, owned by the returned notifySocket until Close.
 func listenNotify(path string) (*notifySocket, error) {
 	if !filepath.IsAbs(path) || len(path) > sunPathMax {
 		return nil, fmt.Errorf("listen for notifications on %q: want an absolute path of at most %d bytes", path, sunPathMax)
