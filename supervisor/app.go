@@ -295,22 +295,33 @@ func (s *Supervisor) destroyLeftover(name string) error {
 	return nil
 }
 
+// storedFDs duplicates the fd store's descriptors for a launch (the
+// store's poller may close its own at any time); the caller closes them.
+func (a *App) storedFDs() []fdEntry {
+	if a.fds == nil {
+		return nil
+	}
+	dups, err := a.fds.dupAll()
+	if err != nil {
+		return nil
+	}
+	return dups
+}
+
 // mainSpec is the launch of the app's main process: stdio, listening
-// sockets from fd 3, then the fd store's descriptors, with their names in
-// LISTEN_FDNAMES as systemd passes them; the app's environment. The caller
-// holds s.mu.
-func (s *Supervisor) mainSpec(a *App) launcher.Spec {
+// sockets from fd 3, then the fd store's descriptors (stored, duplicates
+// the caller owns), with their names in LISTEN_FDNAMES as systemd passes
+// them; the app's environment. The caller holds s.mu.
+func (s *Supervisor) mainSpec(a *App, stored []fdEntry) launcher.Spec {
 	files := stdioFiles(a, nil)
 	var names []string
 	for i, fd := range a.listen {
 		files = append(files, launcher.FD{Target: 3 + len(names), FD: fd})
 		names = append(names, a.spec.Listen[i].Name)
 	}
-	if a.fds != nil {
-		for _, e := range a.fds.entries() {
-			files = append(files, launcher.FD{Target: 3 + len(names), FD: e.FD})
-			names = append(names, e.Name)
-		}
+	for _, e := range stored {
+		files = append(files, launcher.FD{Target: 3 + len(names), FD: e.FD})
+		names = append(names, e.Name)
 	}
 	env := s.appEnv(a)
 	pid := false

@@ -104,10 +104,13 @@ func (s *Supervisor) fdStoreRemove(a *App, name string) {
 		s.log.Warn().Str("app", a.name).Msg("FDSTOREREMOVE=1 without FDNAME, ignored")
 		return
 	}
-	gone := f.remove(name)
-	for _, e := range gone {
-		s.forgetFDEntry(a.name, e, contstore.StateDropped)
+	// The records go first: whoever sees the entries gone finds no record.
+	for _, e := range f.entries() {
+		if e.Name == name {
+			s.forgetFDEntry(a.name, e, contstore.StateDropped)
+		}
 	}
+	gone := f.remove(name)
 	s.log.Info().Str("app", a.name).Str("fdname", name).Int("removed", len(gone)).Msg("fd store entries removed")
 }
 

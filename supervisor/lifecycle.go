@@ -119,9 +119,13 @@ func (s *Supervisor) startMain(a *App, first bool) error {
 	r.gen++
 	gen := r.gen
 	r.starts = append(r.starts, time.Now())
-	spec := s.mainSpec(a)
+	stored := a.storedFDs()
+	spec := s.mainSpec(a, stored)
 	s.mu.Unlock()
 	p, err := s.launch(a, spec, launchOpts{main: true})
+	for _, e := range stored {
+		_ = unix.Close(e.FD) // the process has its copies
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.pending = false

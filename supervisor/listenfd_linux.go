@@ -59,7 +59,7 @@ func listenInet(hostport string, typ int, addr string) (int, error) {
 }
 
 func listenUnix(path string, typ int, addr string) (int, error) {
-	if err := removeStaleSocket(path); err != nil {
+	if err := removeSocketFile(path); err != nil {
 		return -1, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
@@ -72,10 +72,10 @@ func listenUnix(path string, typ int, addr string) (int, error) {
 	return bindListen(fd, &unix.SockaddrUnix{Name: path}, addr, true)
 }
 
-// removeStaleSocket removes a socket file at path, which an earlier run
+// removeSocketFile removes a socket file at path, which an earlier run
 // left (a live listener is replaced too, as systemd does); a file of
 // another type stays and is an error.
-func removeStaleSocket(path string) error {
+func removeSocketFile(path string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

@@ -78,11 +78,15 @@ func (c *checker) accept(key string, e listenEntry, l *ListenSpec) {
 }
 
 // checkListenAddress checks an address's syntax; it resolves no name.
-func checkListenAddress(a string) error {
+func checkListenAddress(a string) error { return checkAddress(a, false) }
+
+// checkAddress is checkListenAddress, accepting port 0 (any free port: a
+// one-off app's socket) with anyPort.
+func checkAddress(a string, anyPort bool) error {
 	switch {
 	case strings.HasPrefix(a, "tcp://") || strings.HasPrefix(a, "udp://"):
 		_, port, err := net.SplitHostPort(a[len("tcp://"):])
-		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
+		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || (n == 0 && !anyPort) {
 			return fmt.Errorf("%q: want HOST:PORT with a port 1 to 65535", a)
 		}
 	case strings.HasPrefix(a, "unix:") || strings.HasPrefix(a, "unixpacket:"):

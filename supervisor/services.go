@@ -8,15 +8,6 @@ import (
 	"time"
 )
 
-// ReloadResult is what a reload changed: the services started, stopped,
-// restarted with a new definition, and left as they were.
-type ReloadResult struct {
-	Started   []string `json:"started"`
-	Stopped   []string `json:"stopped"`
-	Restarted []string `json:"restarted"`
-	Unchanged []string `json:"unchanged"`
-}
-
 // ConfigureServices reads the service files of dir (LoadServices) and
 // starts them in dependency order (StartOrder): a service starts once every
 // service it is after has started and, with readiness notify, is ready or

@@ -66,7 +66,7 @@ func (o *StartOptions) check() error {
 	accept := 0
 	seen := map[string]bool{}
 	for _, l := range o.Listen {
-		if err := checkListenAddress(l.Address); err != nil {
+		if err := checkAddress(l.Address, true); err != nil {
 			return bad("listen: %v", err)
 		}
 		if seen[l.Address] {
