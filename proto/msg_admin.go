@@ -114,6 +114,11 @@ type AdminStartApp struct {
 	// ExpirySec is the app's default continuation lifetime in seconds; 0
 	// takes the supervisor's.
 	ExpirySec uint32
+	// Options are the app's service settings, a JSON document
+	// (docs/protocol.md, "Start options"): sockets with names and accept
+	// mode, restart policy, readiness, watchdog, stop signal and timeouts,
+	// fd store. Empty: none.
+	Options []byte
 }
 
 // Type returns TypeAdminStartApp.
@@ -127,6 +132,7 @@ func (m *AdminStartApp) walk(c *codec) {
 	c.str(4, "cwd", &m.Cwd, textOS)
 	c.strs(5, "listen", &m.Listen, textName, MaxFDs)
 	num(c, 6, "expiry_sec", &m.ExpirySec)
+	c.bytes(7, "options", &m.Options)
 }
 
 func (m *AdminStartApp) check() error {
@@ -144,8 +150,9 @@ func (m *AdminStartApp) check() error {
 		}
 	}
 	for i, a := range m.Listen {
-		if !strings.HasPrefix(a, "tcp://") && !strings.HasPrefix(a, "unix:") {
-			return fmt.Errorf("%w: start-app listen[%d] %q is neither tcp://HOST:PORT nor unix:PATH", ErrInvalid, i, a)
+		if !strings.HasPrefix(a, "tcp://") && !strings.HasPrefix(a, "udp://") && !strings.HasPrefix(a, "unix:") &&
+			!strings.HasPrefix(a, "unixpacket:") {
+			return fmt.Errorf("%w: start-app listen[%d] %q is not tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unixpacket:PATH", ErrInvalid, i, a)
 		}
 	}
 	return nil

@@ -51,7 +51,8 @@ func samples() []Message {
 		{ID: 14, Body: &AdminRequest{Op: AdminShow, App: "echo", Session: 12, Cont: 9, State: "suspended", Values: true, Since: 41}},
 		{ID: 14, Body: &AdminReply{JSON: []byte(`{"id":"9"}`)}},
 		{ID: 15, Body: &AdminStartApp{Name: "echo", Args: []string{"echo-server", "-v"}, Env: []string{"PATH=/bin"},
-			Cwd: "/srv", Listen: []string{"tcp://127.0.0.1:7000", "unix:/run/echo.sock"}, ExpirySec: 600}},
+			Cwd: "/srv", Listen: []string{"tcp://127.0.0.1:7000", "unix:/run/echo.sock"}, ExpirySec: 600,
+			Options: []byte(`{"restart":{"policy":"on-failure"},"readiness":"notify"}`)}},
 	}
 }
 

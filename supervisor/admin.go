@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/migrate-run/migrate/accounting"
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/proto"
 )
@@ -86,6 +87,22 @@ func (s *Supervisor) admin(c *conn, r *proto.AdminRequest) (any, error) {
 		return s.waitApp(ctx, r.App)
 	case proto.AdminLogs:
 		return s.Logs(r.App, r.Since)
+	case proto.AdminServices:
+		return map[string]any{"services": s.Services()}, nil
+	case proto.AdminStatus:
+		info, err := s.Status(r.App)
+		return map[string]any{"service": info}, err
+	case proto.AdminStart:
+		info, err := s.StartService(r.App)
+		return map[string]any{"service": info}, err
+	case proto.AdminStop:
+		info, err := s.StopService(r.App)
+		return map[string]any{"service": info}, err
+	case proto.AdminRestart:
+		info, err := s.RestartService(r.App)
+		return map[string]any{"service": info}, err
+	case proto.AdminReload:
+		return s.Reload()
 	}
 	return nil, fmt.Errorf("admin %q: %w", r.Op, ErrBadRequest)
 }
@@ -102,8 +119,20 @@ func (s *Supervisor) adminStart(c *conn, r *proto.AdminStartApp, fds []int) (any
 	if user.UID != c.cred.Uid || user.GID != c.cred.Gid {
 		user.UID, user.GID, user.AdditionalGids = c.cred.Uid, c.cred.Gid, nil
 	}
-	spec := AppSpec{Name: r.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: &user, Listen: r.Listen,
+	spec := AppSpec{Name: r.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: &user,
 		Stdio: [3]int{fds[0], fds[1], fds[2]}, Expiry: time.Duration(r.ExpirySec) * time.Second, Capture: true}
+	for _, addr := range r.Listen {
+		spec.Listen = append(spec.Listen, ListenSpec{Address: addr, Name: listenName(addr)})
+	}
+	if len(r.Options) > 0 {
+		var o StartOptions
+		if err := json.Unmarshal(r.Options, &o); err != nil {
+			return nil, fmt.Errorf("start app %s: options: %v: %w", r.Name, err, ErrBadRequest)
+		}
+		if err := o.Apply(&spec); err != nil {
+			return nil, fmt.Errorf("start app %s: %w", r.Name, err)
+		}
+	}
 	a, err := s.StartApp(spec)
 	if err != nil {
 		return nil, err
@@ -158,23 +187,35 @@ func (s *Supervisor) Info(a *App) AppInfo { return s.infoOf(a) }
 
 func (s *Supervisor) infoOf(a *App) AppInfo {
 	procs := s.liveProcs(a)
+	var store []fdEntry
+	s.mu.Lock()
+	f := a.fds
+	s.mu.Unlock()
+	if f != nil {
+		store = f.entries()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	info := AppInfo{Name: a.name, State: "running", Started: a.started, Exit: a.exit, Processes: procs}
-	for _, addr := range a.spec.Listen {
-		info.Listen = append(info.Listen, ListenInfo{Address: addr, Name: listenName(addr)})
+	r := &a.run
+	info := AppInfo{Name: a.name, State: r.state, Result: r.result, StatusText: r.statusText, Errno: r.errno,
+		Ready: r.ready, File: a.spec.File, Restart: a.spec.Restart.Policy, Restarts: r.restarts, NextStart: r.next,
+		Started: a.started, Exit: a.exit, Processes: procs, PID: a.mainPIDLocked()}
+	if info.Restart == "" {
+		info.Restart = RestartNo
 	}
 	if info.Processes == nil {
 		info.Processes = []int{}
 	}
-	if a.main != nil {
-		info.PID = a.main.pid
+	for i, l := range a.spec.Listen {
+		li := ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections}
+		if i < len(a.acceptors) {
+			ac := a.acceptors[i]
+			li.Connections, li.Accepted, li.Refused = ac.open, ac.accepted, ac.refused
+		}
+		info.Listen = append(info.Listen, li)
 	}
-	switch {
-	case a.stopped:
-		info.State = "stopped"
-	case a.exit != nil:
-		info.State = "exited"
+	for _, e := range store {
+		info.FDStore = append(info.FDStore, FDStoreInfo{Name: e.Name, Cont: contstore.ID(e.Key), Added: e.Added, Desc: e.Desc})
 	}
 	if a.group != nil {
 		info.Cgroup = a.cgroupRel
@@ -195,6 +236,19 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 	default:
 	}
 	return info
+}
+
+// usageOf turns a cgroup's stats into the document's usage; the
+// controllers the hierarchy lacks stay 0.
+func usageOf(st accounting.Stats) *Usage {
+	limit := func(v uint64) uint64 {
+		if v == accounting.Unlimited {
+			return 0
+		}
+		return v
+	}
+	return &Usage{MemoryBytes: st.MemoryUsage, MemoryMax: limit(st.MemoryLimit), MemoryPeak: st.MemoryPeak,
+		CPU: st.CPUUsage, Tasks: st.PidsCurrent, TasksMax: limit(st.PidsLimit)}
 }
 
 // Sessions lists the live sessions, of one app or all ("").

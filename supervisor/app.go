@@ -28,10 +28,13 @@ type AppSpec struct {
 	Cwd  string
 	// User runs the app; nil means the supervisor's own credentials.
 	User *specs.User
-	// Listen are addresses ("tcp://HOST:PORT", "unix:PATH") the supervisor
-	// opens and holds for the app: the main process gets them from fd 3 up
-	// with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES.
-	Listen []string
+	// Listen are the sockets the supervisor opens and holds for the app
+	// across restarts of its main process: the main process gets them from
+	// fd 3 up with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES. Sockets with
+	// Accept are accepted on by the supervisor instead, one process per
+	// connection (then every socket must accept, and there is no main
+	// process).
+	Listen []ListenSpec
 	// Stdio are the app's standard input, output and error, the caller's
 	// descriptors: StartApp duplicates them and holds the duplicates for the
 	// app's life, for its main process and for every process resumed for
@@ -48,6 +51,34 @@ type AppSpec struct {
 	// Stdio[1] and Stdio[2] (unless -1). Without it the app writes to
 	// Stdio directly.
 	Capture bool
+	// Restart restarts the main process when it exits; the zero value
+	// never does.
+	Restart RestartPolicy
+	// StopSignal asks the app's processes to stop (0: SIGTERM);
+	// StopTimeout later every process of its cgroup is killed (0:
+	// Config.StopTimeout).
+	StopSignal  unix.Signal
+	StopTimeout time.Duration
+	// Readiness is ReadyExec ("" too) or ReadyNotify: then the app is
+	// starting until its main process sends READY=1, for at most
+	// StartTimeout (0: DefaultStartTimeout).
+	Readiness    string
+	StartTimeout time.Duration
+	// Watchdog is the interval within which the main process sends
+	// WATCHDOG=1, passed as WATCHDOG_USEC; a miss aborts it (SIGABRT) and
+	// counts as a failure. 0: none, unless the app asks with WATCHDOG_USEC=.
+	Watchdog time.Duration
+	// FDStoreMax caps the descriptors the app may keep with FDSTORE=1 (0:
+	// none); FDStorePreserve keeps them when an operator stops the app.
+	FDStoreMax      int
+	FDStorePreserve bool
+	// File is the service file the app was defined by ("" for none).
+	File string
+}
+
+// accepts reports whether the app's sockets accept (inetd style).
+func (spec *AppSpec) accepts() bool {
+	return len(spec.Listen) > 0 && spec.Listen[0].Accept
 }
 
 // App is an app the supervisor runs. Its fields are guarded by the
@@ -66,9 +97,13 @@ type App struct {
 	main      *proc
 	exit      *ExitStatus // the main process's, once it exited
 	stopped   bool        // StopApp ran
-	orphan    bool        // a placeholder: the app does not run (see adopt)
-	attach    []*conn     // connections that sent Attach, oldest first
-	capture   *capture    // nil unless spec.Capture; set before the app starts
+	run       runState    // the service side: state, restarts, timers (lifecycle.go)
+	notify    *notifySocket
+	fds       *fdStore // the fd store; nil unless spec.FDStoreMax > 0
+	acceptors []*acceptor
+	orphan    bool     // a placeholder: the app does not run (see adopt)
+	attach    []*conn  // connections that sent Attach, oldest first
+	capture   *capture // nil unless spec.Capture; set before the app starts
 	done      chan struct{}
 }
 
@@ -123,7 +158,10 @@ func (s *Supervisor) StartApp(spec AppSpec) (*App, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("start app %s: %w", spec.Name, err)
 	}
-	s.log.Info().Str("app", a.name).Int("pid", a.main.pid).Strs("args", spec.Args).Msg("app started")
+	s.mu.Lock()
+	pid := a.mainPIDLocked()
+	s.mu.Unlock()
+	s.log.Info().Str("app", a.name).Int("pid", pid).Strs("args", spec.Args).Msg("app started")
 	return a, nil
 }
 
@@ -163,8 +201,8 @@ func (s *Supervisor) setUpApp(a *App) error {
 			return err
 		}
 	}
-	for _, addr := range a.spec.Listen {
-		fd, err := openListener(addr)
+	for _, l := range a.spec.Listen {
+		fd, err := openListener(l.Address)
 		if err != nil {
 			return err
 		}
@@ -178,13 +216,28 @@ func (s *Supervisor) setUpApp(a *App) error {
 		return err
 	}
 	a.user = user
-	if _, err := s.launch(a, s.mainSpec(a), 0); err != nil {
+	if err := s.openNotify(a); err != nil {
 		return err
 	}
+	if a.spec.FDStoreMax > 0 {
+		a.fds = s.takeFDStore(a)
+	}
+	if a.spec.accepts() {
+		s.mu.Lock()
+		s.adopt(a)
+		s.mu.Unlock()
+		return s.startAcceptors(a)
+	}
+	return s.firstStart(a)
+}
+
+// firstStart starts the main process of a new app. Unlike a restart, a
+// failed launch fails StartApp.
+func (s *Supervisor) firstStart(a *App) error {
 	s.mu.Lock()
 	s.adopt(a)
 	s.mu.Unlock()
-	return nil
+	return s.startMain(a, true)
 }
 
 func holdStdio(fd int) (int, error) {
@@ -242,33 +295,57 @@ func (s *Supervisor) destroyLeftover(name string) error {
 	return nil
 }
 
+// storedFDs duplicates the fd store's descriptors for a launch (the
+// store's poller may close its own at any time); the caller closes them.
+func (a *App) storedFDs() []fdEntry {
+	if a.fds == nil {
+		return nil
+	}
+	dups, err := a.fds.dupAll()
+	if err != nil {
+		return nil
+	}
+	return dups
+}
+
 // mainSpec is the launch of the app's main process: stdio, listening
-// sockets from fd 3, the app's environment.
-func (s *Supervisor) mainSpec(a *App) launcher.Spec {
+// sockets from fd 3, then the fd store's descriptors (stored, duplicates
+// the caller owns), with their names in LISTEN_FDNAMES as systemd passes
+// them; the app's environment. The caller holds s.mu.
+func (s *Supervisor) mainSpec(a *App, stored []fdEntry) launcher.Spec {
 	files := stdioFiles(a, nil)
 	var names []string
 	for i, fd := range a.listen {
-		files = append(files, launcher.FD{Target: 3 + i, FD: fd})
-		names = append(names, listenName(a.spec.Listen[i]))
+		files = append(files, launcher.FD{Target: 3 + len(names), FD: fd})
+		names = append(names, a.spec.Listen[i].Name)
+	}
+	for _, e := range stored {
+		files = append(files, launcher.FD{Target: 3 + len(names), FD: e.FD})
+		names = append(names, e.Name)
 	}
 	env := s.appEnv(a)
 	pid := false
-	if len(a.listen) > 0 {
-		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(a.listen)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	if len(names) > 0 {
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(names)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 		pid = true
+	}
+	if w := a.spec.Watchdog; w > 0 {
+		// WATCHDOG_PID is the trampoline's pid, which execve keeps.
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(w.Microseconds(), 10))
 	}
 	proc := &specs.Process{Args: a.spec.Args, Env: a.spec.Env, Cwd: a.spec.Cwd, User: a.user}
 	return launcher.Spec{Process: proc, Files: files, ExtraEnv: env, ListenPID: pid, Setpgid: true, Cgroups: a.cgroups()}
 }
 
-// listenName is the LISTEN_FDNAMES entry of an address: its port or the
-// socket file's base name.
+// listenName is the default LISTEN_FDNAMES entry of an address given
+// without a name (migrate-run --listen): its port or the socket file's base
+// name.
 func listenName(addr string) string {
-	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+	if _, p, ok := strings.Cut(addr, ":"); ok && strings.HasPrefix(p, "/") {
 		return filepath.Base(p)
 	}
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
-		return "tcp-" + addr[i+1:]
+		return addr[:strings.Index(addr, ":")] + "-" + addr[i+1:]
 	}
 	return "listen"
 }
@@ -286,7 +363,11 @@ func stdioFiles(a *App, taken map[int]bool) []launcher.FD {
 }
 
 func (s *Supervisor) appEnv(a *App) []string {
-	return []string{"MIGRATE_SOCKET=" + s.cfg.Socket, "MIGRATE_APP=" + a.name}
+	env := []string{"MIGRATE_SOCKET=" + s.cfg.Socket, "MIGRATE_APP=" + a.name}
+	if a.notify != nil {
+		env = append(env, "NOTIFY_SOCKET="+a.notify.Path())
+	}
+	return env
 }
 
 func (a *App) cgroups() []string {
@@ -311,12 +392,17 @@ func (s *Supervisor) tearDownApp(a *App) {
 	if a.capture != nil {
 		a.capture.closeWrites()
 	}
+	s.stopAcceptors(a)
 	closeFDs(a.listen)
-	for _, addr := range a.spec.Listen[:len(a.listen)] {
-		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+	for _, l := range a.spec.Listen[:len(a.listen)] {
+		if _, path, ok := strings.Cut(l.Address, ":"); ok && strings.HasPrefix(path, "/") {
 			_ = os.Remove(path) // the socket file the supervisor bound
 		}
 	}
+	if a.notify != nil {
+		_ = a.notify.Close()
+	}
+	s.releaseFDStore(a, fdStoreKeep) // a failed start: kept for the next try
 	a.listen = nil
 	if a.group != nil {
 		if err := a.group.Destroy(); err != nil {

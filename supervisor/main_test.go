@@ -26,6 +26,8 @@ func TestMain(m *testing.M) {
 	case "":
 	case "flock":
 		runFlockHelper()
+	case "notify":
+		runNotifyApp()
 	default:
 		runHelper(mode)
 	}
@@ -135,9 +137,15 @@ func (h *harness) startAppMode(name, mode string, env ...string) *testAppIO {
 // its stdio connected to the test.
 func (h *harness) startAppSpec(spec AppSpec) *testAppIO {
 	h.t.Helper()
+	spec.Listen = []ListenSpec{{Address: "tcp://127.0.0.1:0", Name: "listen"}}
+	return h.startSpecIO(spec)
+}
+
+// startSpecIO starts an app from spec with its stdio connected to the test.
+func (h *harness) startSpecIO(spec AppSpec) *testAppIO {
+	h.t.Helper()
 	inR, inW := pipe(h.t)
 	outR, outW := pipe(h.t)
-	spec.Listen = []string{"tcp://127.0.0.1:0"}
 	spec.Stdio = [3]int{inR, outW, 2}
 	a, err := h.s.StartApp(spec)
 	unix.Close(inR)

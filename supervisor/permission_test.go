@@ -153,9 +153,9 @@ func TestMalformedRefused(t *testing.T) {
 	if statsAfter.TxID != statsBefore.TxID {
 		t.Errorf("refused records committed %d transactions", statsAfter.TxID-statsBefore.TxID)
 	}
-	// The test's two pipe ends, the app's held stdio and its listener are
-	// the only new descriptors.
-	waitFDs(t, fdsBefore+6)
+	// The test's two pipe ends, the app's held stdio, its listener and its
+	// notify socket are the only new descriptors.
+	waitFDs(t, fdsBefore+7)
 }
 
 // waitFDs waits until the test process has want descriptors open: a

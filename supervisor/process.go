@@ -18,25 +18,36 @@ type proc struct {
 	app     *App
 	lp      *launcher.Process
 	cont    contstore.ID // the continuation it resumes; 0 for a main process
+	conn    *acceptor    // the accept socket whose connection it serves; nil for none
 	started time.Time
 	exited  chan struct{} // closed once reaped
 	status  ExitStatus    // valid once exited is closed
 }
 
-// launch starts a process of app a. The start and the registration of its
-// pid happen under startMu, which the reaper takes before it looks a reaped
-// pid up, so no exit is missed however fast the process ends.
-func (s *Supervisor) launch(a *App, spec launcher.Spec, cont contstore.ID) (*proc, error) {
+// launchOpts says what a launched process is to the app.
+type launchOpts struct {
+	main bool         // the app's main process
+	cont contstore.ID // the continuation a fresh process resumes
+	conn *acceptor    // the accept socket whose connection it serves
+}
+
+// launch starts a process of app a: its main process, a fresh process
+// resuming a continuation, or one serving an accepted connection. The start and the
+// registration of its pid happen under startMu, which the reaper takes
+// before it looks a reaped pid up, so no exit is missed however fast the
+// process ends.
+func (s *Supervisor) launch(a *App, spec launcher.Spec, lo launchOpts) (*proc, error) {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
 	lp, err := launcher.Start(spec)
 	if err != nil {
 		return nil, fmt.Errorf("start process: %w", err)
 	}
-	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, started: time.Now(), exited: make(chan struct{})}
+	cont := lo.cont
+	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, conn: lo.conn, started: time.Now(), exited: make(chan struct{})}
 	s.mu.Lock()
 	s.procs[p.pid] = p
-	if cont == 0 && a.main == nil {
+	if lo.main {
 		// Before the reaper can see it exit: the exit status is the app's.
 		a.main, a.started = p, p.started
 	}
@@ -59,25 +70,61 @@ func (s *Supervisor) reaped(pid int, ws unix.WaitStatus) {
 	s.startMu.Unlock()
 	p := s.procs[pid]
 	if p == nil {
+		a := s.mainPIDOwner(pid)
 		s.mu.Unlock()
+		if a != nil { // a MAINPID= process, reparented to the subreaper
+			st := exitStatusOf(ws)
+			s.log.Info().Str("app", a.name).Int("pid", pid).Int("code", st.Code).Str("signal", st.Signal).Msg("main process exited")
+			s.endMain(a, st)
+		}
 		return
 	}
 	delete(s.procs, pid)
 	p.status = exitStatusOf(ws)
 	a := p.app
-	if a.main == p {
+	// The main process's exit is the app's, unless it named another
+	// process its main one with MAINPID= (a daemon that forked).
+	isMain := a.main == p && (a.run.mainPID == 0 || a.run.mainPID == pid)
+	if p.conn != nil {
+		p.conn.finished()
+	}
+	if isMain {
+		// Before exited is closed: whoever waits for it finds the app
+		// moved on.
 		st := p.status
 		a.exit = &st
+		s.mainExitedLocked(a, st)
 	}
 	s.mu.Unlock()
 	_ = p.lp.Release()
 	close(p.exited)
 	s.log.Info().Str("app", a.name).Int("pid", pid).Int("code", p.status.Code).
-		Str("signal", p.status.Signal).Bool("main", a.main == p).Msg("process exited")
+		Str("signal", p.status.Signal).Bool("main", isMain).Msg("process exited")
 	if p.cont != 0 {
 		s.resumerExited(p)
 	}
 	s.checkDone(a)
+}
+
+// endMain records the main process's exit as the app's and moves the app
+// on (lifecycle.go).
+func (s *Supervisor) endMain(a *App, st ExitStatus) {
+	s.mu.Lock()
+	a.exit = &st
+	s.mainExitedLocked(a, st)
+	s.mu.Unlock()
+	s.checkDone(a)
+}
+
+// mainPIDOwner returns the app whose MAINPID= is pid, or nil. The caller
+// holds s.mu.
+func (s *Supervisor) mainPIDOwner(pid int) *App {
+	for _, a := range s.apps {
+		if a.run.mainPID == pid {
+			return a
+		}
+	}
+	return nil
 }
 
 // liveProcs returns the app's processes still running: those in its cgroup,
@@ -104,7 +151,7 @@ func (s *Supervisor) liveProcs(a *App) []int {
 // no process of it remains and none of its continuations is held.
 func (s *Supervisor) checkDone(a *App) {
 	s.mu.Lock()
-	exited := a.exit != nil || a.orphan
+	exited := (a.exit != nil && !a.run.pending && a.run.state != StateRestarting) || a.orphan
 	held := 0
 	for _, h := range s.held {
 		if h.app == a {
@@ -126,6 +173,17 @@ func (s *Supervisor) checkDone(a *App) {
 		}
 		s.log.Info().Str("app", a.name).Msg("app done")
 	}
+}
+
+// signalPid signals pid through a pidfd, so a reused pid is never
+// signalled.
+func signalPid(pid int, sig unix.Signal) error {
+	pr, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	defer pr.Release()
+	return pr.Signal(sig)
 }
 
 // signalApp sends sig to every live process of the app.

@@ -72,7 +72,13 @@ func (s *Supervisor) recover() error {
 // can be reopened by path, and marks it lost otherwise; it reports whether
 // the continuation is kept.
 func (s *Supervisor) reopen(c contstore.Continuation) bool {
-	fds, err := reopenFiles(c)
+	var fds []int
+	var err error
+	if isFDStoreRecord(&c) {
+		err = errors.New("an fd store entry dies with the supervisor that held it")
+	} else {
+		fds, err = reopenFiles(c)
+	}
 	if err == nil && c.State == contstore.StateResuming {
 		err = s.store.Transition(c.ID, c.State, contstore.StateSuspended)
 		c.State = contstore.StateSuspended

@@ -116,7 +116,7 @@ func (s *Supervisor) unresume(h *heldCont, cause error) {
 func (s *Supervisor) launchResume(h *heldCont) (*proc, error) {
 	spec := s.resumeSpec(h)
 	start := time.Now()
-	p, err := s.launch(h.app, spec, h.rec.ID)
+	p, err := s.launch(h.app, spec, launchOpts{cont: h.rec.ID})
 	if err != nil {
 		return nil, fmt.Errorf("resume continuation %v: %w", h.rec.ID, err)
 	}

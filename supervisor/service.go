@@ -15,6 +15,7 @@ const (
 	DefaultStartBurst      = 5
 	DefaultStartInterval   = 10 * time.Second
 	DefaultMaxConnections  = 64
+	DefaultStartTimeout    = 90 * time.Second
 	// ServiceFileExt is the extension LoadServices reads.
 	ServiceFileExt = ".toml"
 )
@@ -64,8 +65,13 @@ type Service struct {
 	// Expiry is the default lifetime of the service's continuations
 	// (0: Config.DefaultExpiry).
 	Expiry time.Duration
-	// Readiness is ReadyExec or ReadyNotify.
-	Readiness string
+	// Readiness is ReadyExec or ReadyNotify; StartTimeout bounds the wait
+	// for READY=1 (0: DefaultStartTimeout).
+	Readiness    string
+	StartTimeout time.Duration
+	// Watchdog is the interval within which the main process must send
+	// WATCHDOG=1 (passed as WATCHDOG_USEC); 0 disables it.
+	Watchdog time.Duration
 	// Listen are the sockets the supervisor opens and holds for the
 	// service, in file order: LISTEN_FDS numbers them from fd 3 up.
 	Listen []ListenSpec
@@ -79,29 +85,29 @@ type Service struct {
 // RestartPolicy is a service's [restart] section.
 type RestartPolicy struct {
 	// Policy is RestartNo, RestartOnFailure or RestartAlways.
-	Policy string
+	Policy string `json:"policy"`
 	// Delay is the first restart's delay; each further consecutive restart
 	// doubles it, up to MaxDelay.
-	Delay    time.Duration
-	MaxDelay time.Duration
+	Delay    time.Duration `json:"delayNs"`
+	MaxDelay time.Duration `json:"maxDelayNs"`
 	// More than Burst starts within Interval stop the retries (state
 	// "failed: start limit"); Interval 0 disables the limit.
-	Burst    int
-	Interval time.Duration
+	Burst    int           `json:"burst"`
+	Interval time.Duration `json:"intervalNs"`
 }
 
 // ListenSpec is one [[listen]] entry.
 type ListenSpec struct {
 	// Address is "tcp://HOST:PORT", "udp://HOST:PORT", "unix:PATH" (stream)
 	// or "unixpacket:PATH" (seqpacket).
-	Address string
+	Address string `json:"address"`
 	// Name is the socket's entry in LISTEN_FDNAMES (default: the service's
 	// name).
-	Name string
+	Name string `json:"name"`
 	// Accept hands each connection to a fresh process on its stdin and
 	// stdout (inetd style); MaxConnections caps the concurrent ones.
-	Accept         bool
-	MaxConnections int
+	Accept         bool `json:"accept,omitempty"`
+	MaxConnections int  `json:"maxConnections,omitempty"`
 }
 
 // Equal reports whether s and o define the same service; File is ignored.
@@ -111,32 +117,33 @@ func (s *Service) Equal(o *Service) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// AppSpec returns the part of s that StartApp understands: name, exec,
-// credentials, resources, expiry and the listen sockets of the non-accept
-// entries. Stdio is /dev/null (-1) and the output is captured (the app's
-// logs). The
-// rest (restart, stop, readiness, accept, fd store, names of sockets) is
-// the service manager's to apply.
+// AppSpec returns the app StartApp runs for s: its stdio is /dev/null and
+// its output captured (the service's log).
 func (s *Service) AppSpec() AppSpec {
 	spec := AppSpec{
-		Name:      s.Name,
-		Args:      append([]string(nil), s.Args...),
-		Env:       append([]string(nil), s.Env...),
-		Cwd:       s.Cwd,
-		Stdio:     [3]int{-1, -1, -1},
-		Capture:   true,
-		Resources: s.Resources,
-		Expiry:    s.Expiry,
+		Name:            s.Name,
+		Args:            append([]string(nil), s.Args...),
+		Env:             append([]string(nil), s.Env...),
+		Cwd:             s.Cwd,
+		Stdio:           [3]int{-1, -1, -1},
+		Capture:         true,
+		Resources:       s.Resources,
+		Expiry:          s.Expiry,
+		Listen:          append([]ListenSpec(nil), s.Listen...),
+		Restart:         s.Restart,
+		StopSignal:      s.StopSignal,
+		StopTimeout:     s.StopTimeout,
+		Readiness:       s.Readiness,
+		StartTimeout:    s.StartTimeout,
+		Watchdog:        s.Watchdog,
+		FDStoreMax:      s.FDStoreMax,
+		FDStorePreserve: s.FDStorePreserve,
+		File:            s.File,
 	}
 	if s.User != nil {
 		u := *s.User
 		u.AdditionalGids = append([]uint32(nil), u.AdditionalGids...)
 		spec.User = &u
-	}
-	for _, l := range s.Listen {
-		if !l.Accept {
-			spec.Listen = append(spec.Listen, l.Address)
-		}
 	}
 	return spec
 }

@@ -42,7 +42,10 @@ func (c *checker) service(f *serviceFile, base string) *Service {
 		}
 		s.Readiness = *r
 	}
+	s.StartTimeout = c.duration("start_timeout", f.StartTimeout, 0, false)
+	s.Watchdog = c.duration("watchdog", f.Watchdog, 0, true)
 	s.Listen = c.listen(s.Name, f.Listen)
+	c.acceptRules(s)
 	if n := f.FDStoreMax; n != nil {
 		if *n < 0 || *n > 4096 {
 			c.fail("fdstore_max", "%d: want 0 to 4096", *n)

@@ -87,6 +87,12 @@ func TestParseServiceErrors(t *testing.T) {
 		{minimalService + "[[listen]]\naddress = \"udp://:1\"\naccept = true\n", "[[listen]] 1 accept needs a stream or seqpacket socket"},
 		{minimalService + "[[listen]]\naddress = \"tcp://:1\"\nmax_connections = 3\n", "[[listen]] 1 max_connections needs accept = true"},
 		{minimalService + "[[listen]]\naddress = \"tcp://:1\"\naccept = true\nmax_connections = 0\n", "[[listen]] 1 max_connections 0: want 1 to"},
+		{minimalService + "[[listen]]\naddress = \"tcp://:1\"\naccept = true\n[[listen]]\naddress = \"tcp://:2\"\n", "accept set on 1 of 2 sockets"},
+		{"readiness = \"notify\"\n" + minimalService + "[[listen]]\naddress = \"tcp://:1\"\naccept = true\n", "readiness notify: a service whose sockets accept"},
+		{"watchdog = \"1s\"\n" + minimalService + "[[listen]]\naddress = \"tcp://:1\"\naccept = true\n", "watchdog a service whose sockets accept"},
+		{minimalService + "[restart]\npolicy = \"always\"\n[[listen]]\naddress = \"tcp://:1\"\naccept = true\n", "[restart] policy always: a service whose sockets accept"},
+		{"watchdog = \"soon\"\n" + minimalService, "watchdog \"soon\": want a duration"},
+		{"start_timeout = \"0s\"\n" + minimalService, "start_timeout \"0s\": want a duration above zero"},
 		{minimalService + "[[listen]]\naddress = \"tcp://:1\"\nadress = \"x\"\n", "[listen] adress unknown key"},
 	} {
 		_, err := ParseService("/etc/migrate/web.toml", []byte(tc.src))

@@ -33,6 +33,30 @@ func (c *checker) listen(service string, entries []listenEntry) []ListenSpec {
 	return out
 }
 
+// acceptRules checks what an accept service cannot have: a service whose
+// sockets accept runs its command once per connection and has no main
+// process, so every socket accepts, nothing waits for READY=1 and nothing
+// restarts.
+func (c *checker) acceptRules(s *Service) {
+	accept := 0
+	for _, l := range s.Listen {
+		if l.Accept {
+			accept++
+		}
+	}
+	switch {
+	case accept == 0:
+	case accept < len(s.Listen):
+		c.fail("[[listen]] accept", "set on %d of %d sockets: a service either accepts on every socket or on none", accept, len(s.Listen))
+	case s.Readiness == ReadyNotify:
+		c.fail("readiness", "notify: a service whose sockets accept has no main process to be ready")
+	case s.Restart.Policy != RestartNo:
+		c.fail("[restart] policy", "%s: a service whose sockets accept has no main process to restart", s.Restart.Policy)
+	case s.Watchdog > 0:
+		c.fail("watchdog", "a service whose sockets accept has no main process to watch")
+	}
+}
+
 func (c *checker) accept(key string, e listenEntry, l *ListenSpec) {
 	if e.Accept && strings.HasPrefix(e.Address, "udp://") {
 		c.fail(key+" accept", "needs a stream or seqpacket socket, not udp")
@@ -54,11 +78,15 @@ func (c *checker) accept(key string, e listenEntry, l *ListenSpec) {
 }
 
 // checkListenAddress checks an address's syntax; it resolves no name.
-func checkListenAddress(a string) error {
+func checkListenAddress(a string) error { return checkAddress(a, false) }
+
+// checkAddress is checkListenAddress, accepting port 0 (any free port: a
+// one-off app's socket) with anyPort.
+func checkAddress(a string, anyPort bool) error {
 	switch {
 	case strings.HasPrefix(a, "tcp://") || strings.HasPrefix(a, "udp://"):
 		_, port, err := net.SplitHostPort(a[len("tcp://"):])
-		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
+		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || (n == 0 && !anyPort) {
 			return fmt.Errorf("%q: want HOST:PORT with a port 1 to 65535", a)
 		}
 	case strings.HasPrefix(a, "unix:") || strings.HasPrefix(a, "unixpacket:"):

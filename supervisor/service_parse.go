@@ -46,6 +46,8 @@ type serviceFile struct {
 	Resources       *resSection    `toml:"resources"`
 	Continuations   contSection    `toml:"continuations"`
 	Readiness       *string        `toml:"readiness"`
+	StartTimeout    *string        `toml:"start_timeout"`
+	Watchdog        *string        `toml:"watchdog"`
 	Listen          []listenEntry  `toml:"listen"`
 	FDStoreMax      *int64         `toml:"fdstore_max"`
 	FDStorePreserve bool           `toml:"fdstore_preserve"`

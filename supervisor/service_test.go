@@ -72,9 +72,9 @@ func TestParseServiceKeys(t *testing.T) {
 		{"empty resources", "[resources]", func(s *Service) any { return s.Resources == nil }, true},
 		{"expiry", "[continuations]\nexpiry = \"2h\"", func(s *Service) any { return s.Expiry }, 2 * time.Hour},
 		{"readiness", `readiness = "notify"`, func(s *Service) any { return s.Readiness }, ReadyNotify},
-		{"listen", "[[listen]]\naddress = \"udp://[::1]:53\"\n[[listen]]\naddress = \"unixpacket:/run/x\"\nname = \"ctl\"\naccept = true",
+		{"listen", "[[listen]]\naddress = \"udp://[::1]:53\"\n[[listen]]\naddress = \"unixpacket:/run/x\"\nname = \"ctl\"",
 			func(s *Service) any { return s.Listen },
-			[]ListenSpec{{Address: "udp://[::1]:53", Name: "web"}, {Address: "unixpacket:/run/x", Name: "ctl", Accept: true, MaxConnections: DefaultMaxConnections}}},
+			[]ListenSpec{{Address: "udp://[::1]:53", Name: "web"}, {Address: "unixpacket:/run/x", Name: "ctl"}}},
 		{"max connections", "[[listen]]\naddress = \"tcp://:1\"\naccept = true\nmax_connections = 2",
 			func(s *Service) any { return s.Listen[0].MaxConnections }, 2},
 		{"fdstore", "fdstore_max = 8\nfdstore_preserve = true", func(s *Service) any { return [2]any{s.FDStoreMax, s.FDStorePreserve} }, [2]any{8, true}},
@@ -142,13 +142,18 @@ func TestCPUWeightRoundTrip(t *testing.T) {
 }
 
 func TestServiceAppSpec(t *testing.T) {
-	s := parse(t, "[exec]\nargs = [\"/bin/web\"]\nenv = [\"A=1\"]\ncwd = \"/srv\"\nuser = 4242\ngroup = 4343\n"+
+	s := parse(t, "readiness = \"notify\"\nwatchdog = \"3s\"\nstart_timeout = \"7s\"\nfdstore_max = 4\n"+
+		"[exec]\nargs = [\"/bin/web\"]\nenv = [\"A=1\"]\ncwd = \"/srv\"\nuser = 4242\ngroup = 4343\n"+
 		"[resources]\npids_max = 3\n[continuations]\nexpiry = \"1m\"\n"+
-		"[[listen]]\naddress = \"tcp://:80\"\n[[listen]]\naddress = \"tcp://:81\"\naccept = true\n")
+		"[restart]\npolicy = \"always\"\n[stop]\nsignal = \"INT\"\ntimeout = \"2s\"\n"+
+		"[[listen]]\naddress = \"tcp://:80\"\n[[listen]]\naddress = \"udp://:81\"\nname = \"dns\"\n")
 	spec := s.AppSpec()
 	want := AppSpec{Name: "web", Args: []string{"/bin/web"}, Env: []string{"A=1"}, Cwd: "/srv",
-		User: &specs.User{UID: 4242, GID: 4343}, Listen: []string{"tcp://:80"}, Stdio: [3]int{-1, -1, -1},
-		Capture: true, Resources: s.Resources, Expiry: time.Minute}
+		User: &specs.User{UID: 4242, GID: 4343}, Stdio: [3]int{-1, -1, -1},
+		Listen:  []ListenSpec{{Address: "tcp://:80", Name: "web"}, {Address: "udp://:81", Name: "dns"}},
+		Capture: true, Resources: s.Resources, Expiry: time.Minute, Readiness: ReadyNotify, Watchdog: 3 * time.Second,
+		StartTimeout: 7 * time.Second, FDStoreMax: 4, Restart: DefaultRestart(RestartAlways), StopSignal: unix.SIGINT,
+		StopTimeout: 2 * time.Second, File: s.File}
 	if !reflect.DeepEqual(spec, want) {
 		t.Fatalf("got  %+v\nwant %+v", spec, want)
 	}
@@ -164,14 +169,14 @@ func TestParseServiceDocExample(t *testing.T) {
 	src := docExample(t)
 	s := parse(t, src)
 	if s.Name != "web" || s.Readiness != ReadyNotify || s.Restart.Policy != RestartOnFailure ||
-		*s.Resources.Memory.Limit != 512<<20 || len(s.Listen) != 2 || !s.Listen[1].Accept ||
+		*s.Resources.Memory.Limit != 512<<20 || len(s.Listen) != 2 || s.Listen[1].Name != "admin" ||
 		s.User == nil || s.StopTimeout != 10*time.Second || s.Expiry != 2*time.Hour {
 		t.Errorf("example parsed into %+v", s)
 	}
 	// Every key the format has appears in the complete example.
 	for _, key := range []string{"name", "after", "readiness", "fdstore_max", "fdstore_preserve", "args", "env",
 		"cwd", "user", "supplementary_groups", "policy", "delay", "max_delay", "burst", "interval", "signal",
-		"timeout", "memory_max", "pids_max", "cpu_weight", "cpu_quota", "expiry", "address", "accept", "max_connections"} {
+		"timeout", "memory_max", "pids_max", "cpu_weight", "cpu_quota", "expiry", "address", "start_timeout", "watchdog"} {
 		if !strings.Contains(src, "\n"+key+" = ") {
 			t.Errorf("the complete example lacks %s", key)
 		}

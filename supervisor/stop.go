@@ -24,8 +24,9 @@ func (s *Supervisor) StopApp(name string) error {
 }
 
 // stopApp stops a's processes and releases what the supervisor holds for
-// it. With drop, its held continuations are dropped; without (supervisor
-// shutdown) they stay in the store for the next run.
+// it. With drop, its held continuations are dropped and its fd store too
+// (unless it preserves it); without (supervisor shutdown) they stay in the
+// store for the next run.
 func (s *Supervisor) stopApp(a *App, drop bool) {
 	s.mu.Lock()
 	if a.stopped {
@@ -34,13 +35,12 @@ func (s *Supervisor) stopApp(a *App, drop bool) {
 		return
 	}
 	a.stopped = true
+	a.run.timers.stopAll()
+	a.run.set(StateStopping)
+	a.run.ready, a.run.pending = false, false
 	s.mu.Unlock()
-	s.signalApp(a, unix.SIGTERM)
-	if !s.waitProcs(a, s.cfg.StopTimeout) {
-		s.log.Warn().Str("app", a.name).Dur("timeout", s.cfg.StopTimeout).Msg("app ignored SIGTERM, killing it")
-		s.killApp(a)
-		s.waitProcs(a, s.cfg.StopTimeout)
-	}
+	s.stopAcceptors(a)
+	s.haltProcs(a)
 	s.mu.Lock()
 	sessions := s.closeSessionsOf(a)
 	var held []*heldCont
@@ -60,8 +60,17 @@ func (s *Supervisor) stopApp(a *App, drop bool) {
 			_ = s.dropHeld(h, contstore.StateDropped, "app stopped")
 		}
 	}
+	switch {
+	case !drop:
+		s.releaseFDStore(a, fdStoreShutdown)
+	case a.spec.FDStorePreserve:
+		s.releaseFDStore(a, fdStoreKeep)
+	default:
+		s.releaseFDStore(a, fdStoreDrop)
+	}
 	s.tearDownApp(a)
 	s.mu.Lock()
+	a.run.set(StateStopped)
 	delete(s.apps, a.name)
 	select {
 	case <-a.done:
@@ -70,6 +79,31 @@ func (s *Supervisor) stopApp(a *App, drop bool) {
 	}
 	s.mu.Unlock()
 	s.log.Info().Str("app", a.name).Msg("app stopped")
+}
+
+// haltProcs stops every process of a: the stop signal, then, once the stop
+// timeout (which EXTEND_TIMEOUT_USEC= may push) passed, SIGKILL through
+// the cgroup; it returns once they are gone or a second timeout passed.
+func (s *Supervisor) haltProcs(a *App) {
+	timeout := s.stopTimeout(a)
+	s.mu.Lock()
+	a.run.deadline = time.Now().Add(timeout)
+	a.run.extended = make(chan struct{}, 1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		a.run.extended = nil
+		s.mu.Unlock()
+	}()
+	s.signalApp(a, s.stopSignal(a))
+	if !s.waitProcs(a) {
+		s.log.Warn().Str("app", a.name).Dur("timeout", timeout).Msg("app ignored its stop signal, killing it")
+		s.killApp(a)
+		s.mu.Lock()
+		a.run.deadline = time.Now().Add(timeout)
+		s.mu.Unlock()
+		s.waitProcs(a)
+	}
 }
 
 // killApp sends SIGKILL to every process of the app: through its cgroup,
@@ -85,10 +119,8 @@ func (s *Supervisor) killApp(a *App) {
 }
 
 // waitProcs waits until the supervisor reaped every process it started for
-// a, or the timeout passes; it reports whether they are all gone.
-func (s *Supervisor) waitProcs(a *App, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+// a, or a.run.deadline passes; it reports whether they are all gone.
+func (s *Supervisor) waitProcs(a *App) bool {
 	for {
 		s.mu.Lock()
 		var p *proc
@@ -98,14 +130,20 @@ func (s *Supervisor) waitProcs(a *App, timeout time.Duration) bool {
 				break
 			}
 		}
+		left, extended := time.Until(a.run.deadline), a.run.extended
 		s.mu.Unlock()
 		if p == nil {
 			return true
 		}
-		select {
-		case <-p.exited:
-		case <-deadline.C:
+		if left <= 0 {
 			return false
 		}
+		deadline := time.NewTimer(left)
+		select {
+		case <-p.exited:
+		case <-extended: // the deadline moved: look again
+		case <-deadline.C:
+		}
+		deadline.Stop()
 	}
 }

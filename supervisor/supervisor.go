@@ -34,17 +34,25 @@ type Supervisor struct {
 	// by the reaper before it looks a pid up.
 	startMu sync.Mutex
 
-	mu        sync.Mutex
-	closed    bool
-	apps      map[string]*App
-	orphans   map[string]*App // placeholders of apps with recovered continuations, see adopt
-	sessions  map[contstore.SessionID]*session
-	held      map[contstore.ID]*heldCont // the holder table
-	expiries  map[contstore.ID]time.Time // every stored continuation with an expiry
-	conns     map[*conn]struct{}
-	procs     map[int]*proc // started and not yet reaped
-	sweepWake chan struct{}
-	running   chan struct{} // closed once Run serves
+	mu       sync.Mutex
+	closed   bool
+	apps     map[string]*App
+	orphans  map[string]*App // placeholders of apps with recovered continuations, see adopt
+	sessions map[contstore.SessionID]*session
+	held     map[contstore.ID]*heldCont // the holder table
+	expiries map[contstore.ID]time.Time // every stored continuation with an expiry
+	conns    map[*conn]struct{}
+	procs    map[int]*proc // started and not yet reaped
+	// services are the configured services by name (services.go); dir is
+	// the directory they were read from ("" for none).
+	services     map[string]*Service
+	servicesDir  string
+	ended        map[string]AppInfo             // the last state of configured services not running
+	keptFDStores map[string]*fdStore            // fd stores kept for an app's next run
+	fdSessions   map[string]contstore.SessionID // the session of an app's fd-store records
+	reloadMu     sync.Mutex                     // serializes reloads and operator start/stop/restart
+	sweepWake    chan struct{}
+	running      chan struct{} // closed once Run serves
 
 	onStage func(stage, time.Duration) // test hook, see trace.go
 }
@@ -66,7 +74,9 @@ func New(cfg Config) (_ *Supervisor, retErr error) {
 	s := &Supervisor{cfg: cfg, log: cfg.Log, apps: map[string]*App{}, orphans: map[string]*App{},
 		sessions: map[contstore.SessionID]*session{}, held: map[contstore.ID]*heldCont{},
 		expiries: map[contstore.ID]time.Time{}, conns: map[*conn]struct{}{}, procs: map[int]*proc{},
-		sweepWake: make(chan struct{}, 1), running: make(chan struct{})}
+		services: map[string]*Service{}, ended: map[string]AppInfo{}, keptFDStores: map[string]*fdStore{},
+		fdSessions: map[string]contstore.SessionID{},
+		sweepWake:  make(chan struct{}, 1), running: make(chan struct{})}
 	m := s.cgroupManager()
 	if m != nil {
 		if s.lock, err = lockParent(lockDir(), s.cgroupParent()); err != nil {
@@ -217,6 +227,12 @@ func (s *Supervisor) shutdown(stopReap, stopSweep chan struct{}) {
 	close(stopReap)
 	s.wg.Wait()
 	s.closeHeld()
+	s.mu.Lock()
+	for name, f := range s.keptFDStores {
+		f.close()
+		delete(s.keptFDStores, name)
+	}
+	s.mu.Unlock()
 	if s.cg != nil {
 		_ = s.cg.Delete()
 	}

@@ -89,7 +89,7 @@ func TestLogsOfAnAdminStartedApp(t *testing.T) {
 	if len(page.Lines) != 1 || page.Lines[0].Text != "after now" || page.Lines[0].Seq != 3 || !page.Done {
 		t.Fatalf("logs --json -n 1: %+v", page)
 	}
-	if _, err := d.ctl("logs", "nosuch"); err == nil || !strings.Contains(err.Error(), "unknown app") {
+	if _, err := d.ctl("logs", "nosuch"); err == nil || !strings.Contains(err.Error(), "service nosuch not found") {
 		t.Fatalf("logs of an unknown app: %v", err)
 	}
 }

@@ -1,7 +1,12 @@
 // Command migrated is the migrate daemon: it runs apps, holds their
-// suspended sessions and resumes them (see package supervisor). It serves
-// the control socket until SIGTERM or SIGINT, then stops its apps, closes
-// the store and exits 0. It holds its cgroup parent (--cgroup-parent) while
+// suspended sessions and resumes them (see package supervisor). With
+// --config DIR it is a service manager: it starts the services of DIR's
+// service files (docs/services.md) in dependency order, restarts them per
+// their policy, and on SIGHUP (or migratectl reload) reads DIR again,
+// stopping removed services, restarting changed ones and starting new ones;
+// a broken directory is reported and changes nothing (at start, migrated
+// refuses to run). It serves the control socket until SIGTERM or SIGINT,
+// then stops its apps, closes the store and exits 0. It holds its cgroup parent (--cgroup-parent) while
 // it runs: a second supervisor on the same parent refuses to start.
 package main
 
@@ -14,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/migrate-run/migrate/supervisor"
@@ -28,6 +34,7 @@ func main() {
 // flags are migrated's options.
 type flags struct {
 	socket, stateDir, cgroupParent string
+	config                         string
 	noCgroups                      bool
 	logFormat, logLevel            string
 	defaultExpiry, maxExpiry       time.Duration
@@ -47,6 +54,7 @@ func command() *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.socket, "socket", supervisor.DefaultSocket(), "control socket path")
+	fs.StringVarP(&f.config, "config", "c", "", "directory of service files (*.toml) to run; SIGHUP reads it again")
 	fs.StringVar(&f.stateDir, "state-dir", supervisor.DefaultStateDir(), "directory of the continuation store ("+supervisor.StoreFile+")")
 	fs.StringVar(&f.cgroupParent, "cgroup-parent", "", `parent cgroup of the apps' cgroups (default "migrate")`)
 	fs.BoolVar(&f.noCgroups, "no-cgroups", false, "run apps without cgroups")
@@ -65,6 +73,9 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkConfig(f.config); err != nil {
+		return err
+	}
 	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, CgroupParent: f.cgroupParent,
 		NoCgroups: f.noCgroups, SuspendTimeout: f.suspendTimeout, DefaultExpiry: f.defaultExpiry,
 		MaxExpiry: f.maxExpiry, StopTimeout: f.stopTimeout, ResumeTimeout: f.resumeTimeout, Log: log})
@@ -76,14 +87,72 @@ func run(ctx context.Context, f flags) error {
 	}
 	ctx, stop := signal.NotifyContext(orBackground(ctx), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	ready := make(chan struct{})
 	notified := make(chan struct{})
-	go func() { notifyManager(ctx, s, log); close(notified) }()
+	go func() { notifyManager(ctx, s, ready, log); close(notified) }()
 	defer func() { stop(); <-notified }()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		manage(ctx, s, f.config, ready, log)
+	}()
+	defer func() { <-served }()
 	if err := s.Run(ctx); err != nil {
+		stop()
 		if errors.Is(err, supervisor.ErrRunning) {
 			return fmt.Errorf("another migrated serves %s: %w", f.socket, err)
 		}
 		return err
+	}
+	return nil
+}
+
+// manage starts the configured services once the supervisor runs, closes
+// ready, and reloads on SIGHUP until ctx ends.
+func manage(ctx context.Context, s *supervisor.Supervisor, dir string, ready chan<- struct{}, log zerolog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	select {
+	case <-s.Running():
+	case <-ctx.Done():
+		return
+	}
+	if dir != "" {
+		if err := s.ConfigureServices(dir); err != nil {
+			log.Error().Err(err).Str("dir", dir).Msg("services not started")
+		}
+	}
+	close(ready)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if dir == "" {
+				log.Warn().Msg("SIGHUP ignored: no --config directory")
+				continue
+			}
+			reloading(log, false)
+			if _, err := s.Reload(); err != nil {
+				log.Error().Err(err).Msg("reload failed, services unchanged")
+			}
+			reloading(log, true)
+		}
+	}
+}
+
+// checkConfig refuses a broken service directory before the daemon starts.
+func checkConfig(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	svcs, err := supervisor.LoadServices(dir)
+	if err == nil {
+		_, err = supervisor.StartOrder(svcs)
+	}
+	if err != nil {
+		return fmt.Errorf("service directory %s:\n%w", dir, err)
 	}
 	return nil
 }

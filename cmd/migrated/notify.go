@@ -10,12 +10,13 @@ import (
 )
 
 // notifyManager tells a service manager that started migrated with a
-// NOTIFY_SOCKET (systemd's Type=notify) when the control socket answers,
-// and when migrated begins to stop. Without NOTIFY_SOCKET it sends nothing.
-// It returns when ctx ends.
-func notifyManager(ctx context.Context, s *supervisor.Supervisor, log zerolog.Logger) {
+// NOTIFY_SOCKET (systemd's Type=notify) when the control socket answers
+// and the configured services have started (ready is closed), and when
+// migrated begins to stop. Without NOTIFY_SOCKET it sends nothing. It
+// returns when ctx ends.
+func notifyManager(ctx context.Context, s *supervisor.Supervisor, ready <-chan struct{}, log zerolog.Logger) {
 	select {
-	case <-s.Running():
+	case <-ready:
 	case <-ctx.Done():
 		return
 	}
@@ -35,4 +36,14 @@ func send(log zerolog.Logger, state string) {
 	case sent:
 		log.Debug().Str("state", state).Msg("service manager notified")
 	}
+}
+
+// reloading tells the service manager that migrated reloads its service
+// directory (SIGHUP), and when it is done.
+func reloading(log zerolog.Logger, done bool) {
+	if done {
+		send(log, daemon.SdNotifyReady+"\nSTATUS=services reloaded")
+		return
+	}
+	send(log, daemon.SdNotifyReloading+"\nSTATUS=reloading services")
 }
