@@ -341,7 +341,7 @@ func (s *Supervisor) mainSpec(a *App, stored []fdEntry) launcher.Spec {
 // without a name (migrate-run --listen): its port or the socket file's base
 // name.
 func listenName(addr string) string {
-	if _, p, ok := strings.Cut(addr, ":"); ok && strings.HasPrefix(p, "/") {
+	if scheme, p, _ := strings.Cut(addr, ":"); scheme == "unix" || scheme == "unixpacket" {
 		return filepath.Base(p)
 	}
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
@@ -395,7 +395,7 @@ func (s *Supervisor) tearDownApp(a *App) {
 	s.stopAcceptors(a)
 	closeFDs(a.listen)
 	for _, l := range a.spec.Listen[:len(a.listen)] {
-		if _, path, ok := strings.Cut(l.Address, ":"); ok && strings.HasPrefix(path, "/") {
+		if scheme, path, _ := strings.Cut(l.Address, ":"); scheme == "unix" || scheme == "unixpacket" {
 			_ = os.Remove(path) // the socket file the supervisor bound
 		}
 	}

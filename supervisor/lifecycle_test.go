@@ -282,3 +282,12 @@ func TestListenKinds(t *testing.T) {
 		t.Errorf("a directory in the way: %v", err)
 	}
 }
+
+func TestDefaultListenNames(t *testing.T) {
+	for addr, want := range map[string]string{"tcp://127.0.0.1:2222": "tcp-2222", "udp://[::1]:53": "udp-53",
+		"unix:/run/web/admin.sock": "admin.sock", "unixpacket:/run/x": "x"} {
+		if got := listenName(addr); got != want || checkFDName(got) != nil {
+			t.Errorf("listenName(%q) = %q, want %q (a valid fd name)", addr, got, want)
+		}
+	}
+}
