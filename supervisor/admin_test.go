@@ -148,7 +148,8 @@ func TestAdminStartAndWait(t *testing.T) {
 }
 
 // A second supervisor on a socket where one answers refuses to start; a
-// stale socket file is replaced; the socket is 0600 in a 0700 directory.
+// stale socket file is replaced; the socket is 0600 in a 0711 directory
+// (others pass through to their notify sockets), the store's is 0700.
 func TestControlSocket(t *testing.T) {
 	h := newHarness(t, nil)
 	fi, err := os.Stat(h.cfg.Socket)
@@ -157,6 +158,9 @@ func TestControlSocket(t *testing.T) {
 	}
 	if di, _ := os.Stat(h.cfg.StateDir); di.Mode().Perm() != 0o700 {
 		t.Fatalf("state dir mode %v", di.Mode())
+	}
+	if di, _ := os.Stat(filepath.Dir(h.cfg.Socket)); di.Mode().Perm() != 0o711 {
+		t.Fatalf("socket dir mode %v", di.Mode())
 	}
 	cfg := h.cfg
 	cfg.StateDir = t.TempDir()

@@ -13,10 +13,11 @@ import (
 )
 
 // listenControl listens on the control socket: its directory is created
-// 0700, the socket is 0600. A socket file left by a dead supervisor is
+// 0711 (others may pass through to the services' notify sockets in
+// notify/, not list it), the socket is 0600. A socket file left by a dead supervisor is
 // removed; one on which a supervisor answers makes it fail with ErrRunning.
 func listenControl(path string) (*net.UnixListener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
 	if err := removeStale(path); err != nil {

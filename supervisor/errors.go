@@ -70,6 +70,24 @@ var (
 	ErrUnknownKey = errors.New("unknown key")
 )
 
+// Sentinel errors of the notify receiver and the fd store; the supervisor
+// logs them, no caller outside tests them.
+var (
+	// errBadNotify is wrapped by every error about a dropped sd_notify
+	// datagram: text that does not parse, a truncated payload or control
+	// message, no sender credentials, a barrier without its one descriptor.
+	errBadNotify = errors.New("malformed notify datagram")
+	// errBadFDName is returned for a descriptor name systemd would not
+	// accept (fdname_is_valid): empty, longer than 255 bytes, or with a
+	// byte that is not printable ASCII, or a ':'.
+	errBadFDName = errors.New("bad descriptor name")
+	// errFDStoreFull is returned by fdStore.add when descriptors were
+	// refused because the store held its maximum (FileDescriptorStoreMax).
+	errFDStoreFull = errors.New("fd store full")
+	// errFDStoreClosed is returned by fdStore.add after close.
+	errFDStoreClosed = errors.New("fd store closed")
+)
+
 // ParentInUseError says which supervisor holds the cgroup parent New
 // wanted. It wraps ErrParentInUse.
 type ParentInUseError struct {
@@ -110,7 +128,7 @@ func codeOf(err error) proto.ErrorCode {
 		return proto.CodeExpired
 	case errors.Is(err, ErrUnknownApp), errors.Is(err, ErrNoAttach), errors.Is(err, ErrNoProcess):
 		return proto.CodeNotSupported
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrBadConfig):
 		return proto.CodeBadMessage
 	case errors.Is(err, ErrTooLarge), errors.Is(err, fdpass.ErrTooLarge):
 		return proto.CodeTooLarge

@@ -153,6 +153,9 @@ func (s *Supervisor) Drop(id contstore.ID) error {
 	h := s.held[id]
 	s.mu.Unlock()
 	if h == nil {
+		if s.dropFDEntry(id) {
+			return nil
+		}
 		return s.notHeld(id)
 	}
 	return s.dropHeld(h, contstore.StateDropped, "dropped")

@@ -214,3 +214,11 @@ func (f *fdStore) close() {
 		<-p.done
 	}
 }
+
+// removeKey closes and drops the entry whose key is key; it reports
+// whether there was one.
+func (f *fdStore) removeKey(key uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.dropWhere(func(e *storedFD) bool { return e.Key == key })) > 0
+}

@@ -168,3 +168,31 @@ func (s *Supervisor) forgetFDEntry(app string, e fdEntry, final contstore.State)
 		s.log.Warn().Err(err).Str("app", app).Stringer("cont", id).Msg("fd store record not removed")
 	}
 }
+
+// dropFDEntry drops the fd-store entry recorded as continuation id, of a
+// running app or a kept store: record first, then descriptor. It reports
+// whether id was one.
+func (s *Supervisor) dropFDEntry(id contstore.ID) bool {
+	s.mu.Lock()
+	stores := map[string]*fdStore{}
+	for name, f := range s.keptFDStores {
+		stores[name] = f
+	}
+	for name, a := range s.apps {
+		if a.fds != nil {
+			stores[name] = a.fds
+		}
+	}
+	s.mu.Unlock()
+	for app, f := range stores {
+		for _, e := range f.entries() {
+			if e.Key == uint64(id) {
+				s.forgetFDEntry(app, e, contstore.StateDropped)
+				f.removeKey(e.Key)
+				s.log.Info().Str("app", app).Str("fdname", e.Name).Stringer("cont", id).Msg("fd store entry dropped")
+				return true
+			}
+		}
+	}
+	return false
+}

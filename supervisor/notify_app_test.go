@@ -202,6 +202,22 @@ func TestFDStoreSurvivesRestartsAndIsDroppedOnStop(t *testing.T) {
 	if _, err := h.s.store.Get(ids[1]); err == nil {
 		t.Error("the removed entry's record is still stored")
 	}
+	// An operator drops one entry by its continuation id.
+	io.do("store other z")
+	info = h.waitApp("keeper", "entry added", func(i AppInfo) bool { return len(i.FDStore) == 2 })
+	other := info.FDStore[1].Cont
+	if info.FDStore[1].Name != "other" {
+		t.Fatalf("fd store %+v, want other second", info.FDStore)
+	}
+	if err := h.s.Drop(other); err != nil {
+		t.Fatalf("drop fd store entry %v: %v", other, err)
+	}
+	if info, _ := h.s.Status("keeper"); len(info.FDStore) != 1 || info.FDStore[0].Name != "state" {
+		t.Fatalf("after drop: %+v", info.FDStore)
+	}
+	if _, err := h.s.store.Get(other); err == nil {
+		t.Error("the dropped entry's record is still stored")
+	}
 	if _, err := h.s.StopService("keeper"); err != nil {
 		t.Fatal(err)
 	}
