@@ -85,9 +85,38 @@
 // has exited, no process of it remains (its cgroup is empty, or without
 // cgroups no process the supervisor started for it lives) and none of its
 // continuations is suspended or resuming: this is when migrate-run exits.
-// StopApp sends SIGTERM, waits Config.StopTimeout, kills the cgroup, closes
-// the app's sessions, drops its suspended continuations and deletes the
-// cgroup.
+// StopApp sends the app's stop signal (SIGTERM), waits its stop timeout
+// (Config.StopTimeout), kills the cgroup, closes the app's sessions, drops
+// its suspended continuations and deletes the cgroup.
+//
+// # Services
+//
+// Every app is also a service in systemd's sense (lifecycle.go): its main
+// process is restarted per AppSpec.Restart (no, on-failure, always) after a
+// delay that doubles with each consecutive failure up to MaxDelay, until
+// more than Burst starts fall within Interval (state failed, result
+// start-limit). A restart starts only the main process again: the app keeps
+// its cgroup, its listening sockets (so no connection is refused while it
+// restarts), its log ring, its fd store and its held continuations, and
+// its other processes (resumed sessions, accepted connections) run on.
+// Each app gets a NOTIFY_SOCKET (notify_linux.go, beside the control
+// socket in notify/): READY=1 ends starting with readiness notify (bounded
+// by StartTimeout), RELOADING=1, STOPPING=1, STATUS=, ERRNO=, MAINPID=,
+// WATCHDOG=1 and WATCHDOG_USEC= (a miss sends SIGABRT and counts as a
+// failure), EXTEND_TIMEOUT_USEC=, and FDSTORE=1/FDNAME=/FDSTOREREMOVE=1/
+// FDPOLL=0, BARRIER=1. A message counts only when its sender, identified
+// by the kernel's SCM_CREDENTIALS, belongs to the app. Stored descriptors
+// (fdstore.go) are deduplicated by open file description, capped by
+// FDStoreMax, dropped when they hang up (unless FDPOLL=0), recorded in the
+// store as system continuations of one slot (role "fdstore", no expiry) and
+// handed to every start of the main process after the listening sockets,
+// named in LISTEN_FDNAMES. Sockets with Accept are accepted on by the
+// supervisor, which runs the app's command once per connection with the
+// connection on stdin, stdout and fd 3 (accept_linux.go), at most
+// MaxConnections at once. ConfigureServices reads a directory of service
+// files (docs/services.md) and starts them in dependency order; Reload
+// applies a changed directory; StartService, StopService and
+// RestartService are the operator's start, stop and restart.
 //
 // # Caveats
 //
@@ -116,7 +145,7 @@
 // changed in memory by its resumed process. Neither is on disk until the
 // next suspend.
 //
-// The control socket is 0600 in a 0700 directory, so only the supervisor's
+// The control socket is 0600 in a 0711 directory, so only the supervisor's
 // uid (and root) can connect: an app that runs as another user (AppSpec.User)
 // cannot reach it unless the operator opens the socket up; its peers are
 // still told apart by cgroup, whatever the file mode.
@@ -146,4 +175,12 @@
 // non-blocking one is given up after 5 s, and the lines are still kept.
 // A stopped app's ring goes with it: Logs answers only for apps the
 // supervisor still lists.
+//
+// A notify message is matched to its app by the sender's cgroup (or,
+// without cgroups, its ancestry), read when the message is: a sender that
+// exits at once after sending (systemd-notify run from a shell script) may
+// be gone by then, and its message is dropped. Send from the main process,
+// or use systemd-notify --pid=parent as root. An fd store dies with the
+// supervisor (its descriptors cannot be reopened): a restarted supervisor
+// marks its records lost.
 package supervisor
