@@ -276,6 +276,9 @@ func runEmbedded(ctx context.Context, f flags, start *proto.AdminStartApp, opts 
 
 // exitOf turns the app's final state into migrate-run's exit.
 func exitOf(info supervisor.AppInfo) error {
+	if info.Exit == nil && len(info.Listen) > 0 && info.Listen[0].Accept {
+		return nil // an accept service has no main process: stopped is its end
+	}
 	if info.Exit == nil {
 		return exitError{code: 128 + int(syscall.SIGKILL)}
 	}
