@@ -200,6 +200,9 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 	info := AppInfo{Name: a.name, State: r.state, Result: r.result, StatusText: r.statusText, Errno: r.errno,
 		Ready: r.ready, File: a.spec.File, Restart: a.spec.Restart.Policy, Restarts: r.restarts, NextStart: r.next,
 		Started: a.started, Exit: a.exit, Processes: procs, PID: a.mainPIDLocked()}
+	if info.PID == 0 && a.main != nil {
+		info.PID = a.main.pid // the main process that ended (see Exit)
+	}
 	if info.Restart == "" {
 		info.Restart = RestartNo
 	}

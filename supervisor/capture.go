@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +32,9 @@ type capture struct {
 	streams [2]*captured // stdout, stderr
 	wg      sync.WaitGroup
 	done    chan struct{} // closed once both readers ended
+	// writesClosed is set once closeWrites ran: the app's stdio[1] and
+	// [2] are no longer open.
+	writesClosed atomic.Bool
 }
 
 // captured is one stream: r is the read end (non-blocking, in Go's
@@ -51,7 +55,38 @@ var streamNames = [2]string{"stdout", "stderr"}
 // must hold the starter's descriptors (or /dev/null), which become the
 // forward descriptors; /dev/null is closed instead.
 func (s *Supervisor) startCapture(a *App) error {
-	c := &capture{ring: newLogRing(s.cfg.LogLines, s.cfg.LogBytes), done: make(chan struct{})}
+	fwd := [2]int{a.stdio[1], a.stdio[2]}
+	for i := range fwd {
+		if a.spec.Stdio[1+i] < 0 {
+			_ = unix.Close(fwd[i])
+			fwd[i] = -1
+		}
+		a.stdio[1+i] = -1
+	}
+	if err := s.openCapture(a, newLogRing(s.cfg.LogLines, s.cfg.LogBytes), fwd); err != nil {
+		closeFDs([]int{fwd[0], fwd[1]})
+		return err
+	}
+	return nil
+}
+
+// renewCaptureLocked gives an app whose capture ended (it was done, and
+// is started again by an operator) new pipes writing into the same ring.
+// Forwarding ended with the first capture: its starter saw the app done.
+// The caller holds s.mu.
+func (s *Supervisor) renewCaptureLocked(a *App) error {
+	old := a.capture
+	if old == nil || !old.writesClosed.Load() {
+		return nil
+	}
+	return s.openCapture(a, old.ring, [2]int{-1, -1})
+}
+
+// openCapture makes the pipes and starts the readers of a capture into
+// ring, forwarding to fwd (-1: not); the write ends become a.stdio[1], [2].
+// On error nothing changed.
+func (s *Supervisor) openCapture(a *App, ring *logRing, fwd [2]int) error {
+	c := &capture{ring: ring, done: make(chan struct{})}
 	for i := range c.streams {
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -64,20 +99,17 @@ func (s *Supervisor) startCapture(a *App) error {
 			c.abort()
 			return fmt.Errorf("make %s pipe: %w", streamNames[i], err)
 		}
-		fwd := a.stdio[1+i]
-		if a.spec.Stdio[1+i] < 0 {
-			_ = unix.Close(fwd)
-			fwd = -1
-		}
-		c.streams[i] = &captured{name: streamNames[i], r: os.NewFile(uintptr(p[0]), "app-"+streamNames[i]), w: p[1], forward: fwd}
-		a.stdio[1+i] = p[1]
+		c.streams[i] = &captured{name: streamNames[i], r: os.NewFile(uintptr(p[0]), "app-"+streamNames[i]), w: p[1], forward: fwd[i]}
+	}
+	for i, st := range c.streams {
+		a.stdio[1+i] = st.w
 	}
 	a.capture = c
 	c.wg.Add(len(c.streams))
 	for _, st := range c.streams {
 		s.wg.Go(func() {
 			defer c.wg.Done()
-			s.readStream(a, st)
+			s.readStream(a, c, st)
 		})
 	}
 	s.wg.Go(func() {
@@ -101,6 +133,7 @@ func (c *capture) abort() {
 // closeWrites closes the supervisor's write ends: once the app's processes
 // closed theirs, the readers see EOF. They give up after captureDrain.
 func (c *capture) closeWrites() {
+	c.writesClosed.Store(true)
 	for _, st := range c.streams {
 		st.closeOnce.Do(func() {
 			_ = unix.Close(st.w)
@@ -111,7 +144,7 @@ func (c *capture) closeWrites() {
 
 // readStream records st's lines until EOF (or the drain deadline), then
 // closes the read end and the forward descriptor.
-func (s *Supervisor) readStream(a *App, st *captured) {
+func (s *Supervisor) readStream(a *App, c *capture, st *captured) {
 	defer func() {
 		_ = st.r.Close()
 		if st.forward >= 0 {
@@ -125,7 +158,7 @@ func (s *Supervisor) readStream(a *App, st *captured) {
 		if len(line) > 0 {
 			// the newline that ends a line cut at exactly MaxLogLine
 			// bytes is no line of its own
-			s.recordLine(a, st, line, split && len(line) == 1 && line[0] == '\n')
+			s.recordLine(a, c, st, line, split && len(line) == 1 && line[0] == '\n')
 		}
 		split = errors.Is(err, bufio.ErrBufferFull)
 		switch {
@@ -141,7 +174,7 @@ func (s *Supervisor) readStream(a *App, st *captured) {
 // recordLine forwards a line's bytes as read, then logs it and keeps it in
 // the ring without its newline.
 // With forwardOnly the line is only forwarded.
-func (s *Supervisor) recordLine(a *App, st *captured, line []byte, forwardOnly bool) {
+func (s *Supervisor) recordLine(a *App, c *capture, st *captured, line []byte, forwardOnly bool) {
 	if st.forward >= 0 && writeAll(st.forward, line) != nil {
 		_ = unix.Close(st.forward) // the starter's end is gone: stop forwarding
 		st.forward = -1
@@ -153,7 +186,7 @@ func (s *Supervisor) recordLine(a *App, st *captured, line []byte, forwardOnly b
 		line = line[:len(line)-1]
 	}
 	text := string(line)
-	seq := a.capture.ring.add(time.Now(), st.name, text)
+	seq := c.ring.add(time.Now(), st.name, text)
 	s.log.Info().Str("app", a.name).Str("stream", st.name).Uint64("seq", seq).Str("line", text).Msg("app output")
 }
 

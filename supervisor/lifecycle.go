@@ -119,6 +119,9 @@ func (s *Supervisor) startMain(a *App, first bool) error {
 	r.gen++
 	gen := r.gen
 	r.starts = append(r.starts, time.Now())
+	if err := s.renewCaptureLocked(a); err != nil {
+		s.log.Error().Err(err).Str("app", a.name).Msg("output capture not renewed, output goes nowhere")
+	}
 	stored := a.storedFDs()
 	spec := s.mainSpec(a, stored)
 	s.mu.Unlock()

@@ -31,21 +31,25 @@ type LogsPage struct {
 func (s *Supervisor) Logs(name string, since uint64) (LogsPage, error) {
 	s.mu.Lock()
 	a := s.apps[name]
+	var c *capture
+	if a != nil {
+		c = a.capture // renewed by a start again (renewCaptureLocked)
+	}
 	s.mu.Unlock()
 	switch {
 	case a == nil:
 		return LogsPage{}, fmt.Errorf("read logs of app %s: %w", name, ErrUnknownApp)
-	case a.capture == nil:
+	case c == nil:
 		return LogsPage{}, fmt.Errorf("read logs of app %s: output not captured: %w", name, ErrBadState)
 	}
 	// done first: lines read before the readers ended are all in the ring
-	done := isClosed(a.capture.done)
+	done := isClosed(c.done)
 	page := LogsPage{App: name, Done: done}
-	page.Lines, page.More = a.capture.ring.since(since, logsBudget)
+	page.Lines, page.More = c.ring.since(since, logsBudget)
 	page.Next = since
 	if n := len(page.Lines); n > 0 {
 		page.Next = page.Lines[n-1].Seq + 1
-	} else if next := a.capture.ring.nextSeq(); next > since {
+	} else if next := c.ring.nextSeq(); next > since {
 		page.Next = next // lines since were dropped from the ring
 	}
 	page.Done = done && !page.More

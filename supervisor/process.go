@@ -151,7 +151,7 @@ func (s *Supervisor) liveProcs(a *App) []int {
 // no process of it remains and none of its continuations is held.
 func (s *Supervisor) checkDone(a *App) {
 	s.mu.Lock()
-	exited := (a.exit != nil && !a.run.pending && a.run.state != StateRestarting) || a.orphan
+	exited := a.endedLocked()
 	held := 0
 	for _, h := range s.held {
 		if h.app == a {
@@ -164,15 +164,24 @@ func (s *Supervisor) checkDone(a *App) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !a.endedLocked() {
+		return // started again meanwhile
+	}
+	if a.capture != nil {
+		a.capture.closeWrites() // no process of the app will write again (until a start again renews it)
+	}
 	select {
 	case <-a.done:
 	default:
 		close(a.done)
-		if a.capture != nil {
-			a.capture.closeWrites() // no process of the app will write again
-		}
 		s.log.Info().Str("app", a.name).Msg("app done")
 	}
+}
+
+// endedLocked reports whether the app's main process ended for good: it
+// exited and no restart is due. The caller holds s.mu.
+func (a *App) endedLocked() bool {
+	return (a.exit != nil && !a.run.pending && a.run.state != StateRestarting) || a.orphan
 }
 
 // signalPid signals pid through a pidfd, so a reused pid is never

@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"fmt"
+
+	"github.com/migrate-run/migrate/contstore"
 	"slices"
 	"sort"
 	"sync"
@@ -310,12 +312,18 @@ func (s *Supervisor) Services() []AppInfo {
 func (s *Supervisor) endedInfo(svc *Service) AppInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if info, ok := s.ended[svc.Name]; ok {
-		return info
+	info, ok := s.ended[svc.Name]
+	if !ok {
+		info = AppInfo{Name: svc.Name, State: StateInactive, File: svc.File, Restart: svc.Restart.Policy, Processes: []int{}}
+		for _, l := range svc.Listen {
+			info.Listen = append(info.Listen, ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections})
+		}
 	}
-	info := AppInfo{Name: svc.Name, State: StateInactive, File: svc.File, Restart: svc.Restart.Policy, Processes: []int{}}
-	for _, l := range svc.Listen {
-		info.Listen = append(info.Listen, ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections})
+	info.FDStore = nil
+	if f := s.keptFDStores[svc.Name]; f != nil { // fdstore_preserve: waiting for the next start
+		for _, e := range f.entries() {
+			info.FDStore = append(info.FDStore, FDStoreInfo{Name: e.Name, Cont: contstore.ID(e.Key), Added: e.Added, Desc: e.Desc})
+		}
 	}
 	return info
 }

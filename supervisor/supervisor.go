@@ -213,6 +213,7 @@ func (s *Supervisor) shutdown(stopReap, stopSweep chan struct{}) {
 	s.mu.Unlock()
 	_ = s.ln.Close()
 	_ = os.Remove(s.cfg.Socket)
+	defer os.Remove(filepath.Join(filepath.Dir(s.cfg.Socket), "notify")) // once the apps' sockets are gone, if empty
 	var wg sync.WaitGroup
 	for _, a := range apps {
 		wg.Go(func() { s.stopApp(a, false) })

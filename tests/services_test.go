@@ -110,7 +110,7 @@ burst = 3
 interval = "1m"
 `})
 	a := d.waitService("flaky", "failed", func(a supervisor.AppInfo) bool { return a.State == supervisor.StateFailed })
-	if a.Result != supervisor.ResultStartLimit || a.Restarts != 2 || a.PID != 0 || a.Exit == nil || a.Exit.Code != 3 {
+	if a.Result != supervisor.ResultStartLimit || a.Restarts != 2 || a.PID == 0 || len(a.Processes) != 0 || a.Exit == nil || a.Exit.Code != 3 {
 		t.Errorf("flaky: %s, want failed (start-limit) after 2 restarts, its last run's exit 3", describeService(a))
 	}
 	out, rows := d.servicesTable()
