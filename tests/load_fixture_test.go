@@ -1,16 +1,18 @@
-//lint:file-ignore U1000 the service manager's end-to-end tests (being written) use hammer
-
 package tests
 
 import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -149,4 +151,36 @@ func failure(stage string, err error) string {
 		return stage + ": timeout"
 	}
 	return stage + ": " + err.Error()
+}
+
+// portBelowEphemeral returns a TCP port of 127.0.0.1 that nothing listens
+// on, for a server that binds its own. It is below the kernel's ephemeral
+// range (ip_local_port_range), where clients' ports come from: while
+// nothing listens on a port of that range (a server restarting), a client
+// given that very port as its own connects to itself (TCP's simultaneous
+// open), and then holds the port the server wants to bind.
+func portBelowEphemeral(t testing.TB) int {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscan(string(b), &lo, &hi); err == nil {
+			low = lo
+		}
+	}
+	const first = 10000 // above the ports services are known by
+	if low <= first+100 {
+		t.Skipf("the ephemeral port range starts at %d: no free port below it above %d", low, first)
+	}
+	start := first + rand.IntN(low-first)
+	for i := range 100 {
+		port := first + (start-first+i)%(low-first)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
+	}
+	t.Fatalf("no free port among 100 tried from %d below %d", start, low)
+	return 0
 }

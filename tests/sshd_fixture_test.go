@@ -1,4 +1,3 @@
-//lint:file-ignore U1000 the service manager's end-to-end tests (being written) use these helpers
 package tests
 
 import (
