@@ -3,6 +3,7 @@
 package launcher
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,13 +25,27 @@ func TestEnvironment(t *testing.T) {
 	spec.Process.Env = append(spec.Process.Env, "A=1", "B=2", "A=3", "PATH=/nowhere")
 	spec.ExtraEnv = []string{"B=extra", "LISTEN_FDS=1", "LISTEN_PID=stale"}
 	spec.ListenPID = true
+	spec.PIDEnv = []string{"WATCHDOG_PID"}
 	rep, p, _ := runReport(t, spec)
 	if rep.Pid != p.Pid {
 		t.Fatalf("the helper's pid is %d, Start said %d", rep.Pid, p.Pid)
 	}
-	want := []string{spec.Process.Env[0], "A=3", "B=extra", "PATH=/nowhere", "LISTEN_FDS=1", "LISTEN_PID=" + strconv.Itoa(p.Pid)}
+	want := []string{spec.Process.Env[0], "A=3", "B=extra", "PATH=/nowhere", "LISTEN_FDS=1", "LISTEN_PID=" + strconv.Itoa(p.Pid),
+		"WATCHDOG_PID=" + strconv.Itoa(p.Pid)}
 	if !slices.Equal(rep.Env, want) {
 		t.Errorf("environment\n got %q\nwant %q", rep.Env, want)
+	}
+}
+
+// A PIDEnv name that is no variable name is refused before anything starts.
+func TestBadPIDEnv(t *testing.T) {
+	checkLeaks(t)
+	for _, name := range []string{"", "A=B", "A\x00"} {
+		spec := helperSpec(t, "report")
+		spec.PIDEnv = []string{name}
+		if _, err := Start(spec); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("PIDEnv %q: %v, want ErrInvalidSpec", name, err)
+		}
 	}
 }
 

@@ -33,6 +33,7 @@ type config struct {
 	OOMScoreAdj *int                `json:"oomScoreAdj,omitempty"`
 	SigMask     SigSet              `json:"sigMask,omitempty"`
 	ListenPID   bool                `json:"listenPid,omitempty"`
+	PIDEnv      []string            `json:"pidEnv,omitempty"`
 	Keep        []int               `json:"keep"` // the targets, ascending: every other descriptor is closed at exec
 }
 
@@ -95,6 +96,11 @@ func (c *config) validate() error {
 	}
 	if err := checkRlimits(c.Rlimits); err != nil {
 		return err
+	}
+	for _, name := range c.PIDEnv {
+		if name == "" || strings.ContainsAny(name, "=\x00") {
+			return invalid("PIDEnv name %q is not a variable name", name)
+		}
 	}
 	for i, fd := range c.Keep {
 		if fd < 0 || (i > 0 && fd <= c.Keep[i-1]) {

@@ -173,6 +173,7 @@ func buildConfig(spec Spec, keep []int) *config {
 		OOMScoreAdj: p.OOMScoreAdj,
 		SigMask:     spec.SigMask,
 		ListenPID:   spec.ListenPID,
+		PIDEnv:      spec.PIDEnv,
 		Keep:        keep,
 	}
 }

@@ -54,6 +54,11 @@ type Spec struct {
 	// environment.
 	ListenPID bool
 
+	// PIDEnv names more variables set, like LISTEN_PID, to the new
+	// process's own pid (the supervisor's WATCHDOG_PID). Each is a plain
+	// name: no '=' or NUL.
+	PIDEnv []string
+
 	// SigMask is the set of signals blocked in the new process. The zero value
 	// blocks nothing. Whatever the supervisor ignores or catches, every signal
 	// starts with its default disposition.

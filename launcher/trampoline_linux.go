@@ -56,6 +56,9 @@ func trampoline(sock int) int {
 	if cfg.ListenPID {
 		env = setEnv(env, "LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
+	for _, name := range cfg.PIDEnv {
+		env = setEnv(env, name, strconv.Itoa(os.Getpid()))
+	}
 	resetSignalDispositions()
 	if err := setSignalMask(cfg.SigMask); err != nil {
 		_ = writeAll(sock, encodeReport(reportFor(&StartError{Op: "set signal mask", Err: err})))

@@ -211,6 +211,9 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 	}
 	for i, l := range a.spec.Listen {
 		li := ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections}
+		if i < len(a.listen) {
+			li.Address = boundAddress(l.Address, a.listen[i])
+		}
 		if i < len(a.acceptors) {
 			ac := a.acceptors[i]
 			li.Connections, li.Accepted, li.Refused = ac.open, ac.accepted, ac.refused

@@ -329,12 +329,16 @@ func (s *Supervisor) mainSpec(a *App, stored []fdEntry) launcher.Spec {
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(names)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 		pid = true
 	}
+	var pidEnv []string
 	if w := a.spec.Watchdog; w > 0 {
-		// WATCHDOG_PID is the trampoline's pid, which execve keeps.
+		// WATCHDOG_PID, as systemd sets it, tells the main process the
+		// watchdog is its own and not a child's that inherits the variables.
 		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(w.Microseconds(), 10))
+		pidEnv = []string{"WATCHDOG_PID"}
 	}
 	proc := &specs.Process{Args: a.spec.Args, Env: a.spec.Env, Cwd: a.spec.Cwd, User: a.user}
-	return launcher.Spec{Process: proc, Files: files, ExtraEnv: env, ListenPID: pid, Setpgid: true, Cgroups: a.cgroups()}
+	return launcher.Spec{Process: proc, Files: files, ExtraEnv: env, ListenPID: pid, PIDEnv: pidEnv, Setpgid: true,
+		Cgroups: a.cgroups()}
 }
 
 // listenName is the default LISTEN_FDNAMES entry of an address given

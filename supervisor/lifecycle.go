@@ -331,12 +331,14 @@ func (s *Supervisor) watchdogMissed(a *App, gen int) {
 }
 
 // killMainLocked sends sig to the main process and SIGKILL after the stop
-// timeout if it still runs.
+// timeout if it still runs; the app is stopping (and not ready) meanwhile.
 func (s *Supervisor) killMainLocked(a *App, sig unix.Signal) {
 	pid, gen := a.mainPIDLocked(), a.run.gen
 	if pid == 0 {
 		return
 	}
+	a.run.ready = false
+	a.run.set(StateStopping)
 	_ = signalPid(pid, sig)
 	a.run.timers.kill = time.AfterFunc(s.stopTimeout(a), func() {
 		s.mu.Lock()

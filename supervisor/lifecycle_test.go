@@ -206,6 +206,9 @@ func TestAcceptServiceAndConnectionLimit(t *testing.T) {
 		t.Fatalf("a connection over the limit read %d bytes, %v; want it closed", n, err)
 	}
 	info := h.waitApp("echo", "refusal counted", func(i AppInfo) bool { return i.Listen[0].Refused == 1 })
+	if want := "tcp://" + addr; info.Listen[0].Address != want {
+		t.Errorf("status shows the socket as %s, want the bound %s", info.Listen[0].Address, want)
+	}
 	if info.State != StateRunning || info.Listen[0].Connections != 1 || info.Listen[0].Accepted != 1 || info.PID != 0 {
 		t.Fatalf("accept service: %+v", info)
 	}

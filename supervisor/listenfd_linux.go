@@ -118,3 +118,22 @@ func dupCloexec(fd int) (int, error) {
 	}
 	return nfd, nil
 }
+
+// boundAddress is addr with port 0 (any free port) replaced by the port
+// the held socket fd was given; other addresses are returned as they are.
+func boundAddress(addr string, fd int) string {
+	scheme, hostport, ok := strings.Cut(addr, "://")
+	if !ok || !strings.HasSuffix(hostport, ":0") {
+		return addr
+	}
+	var port int
+	switch sa, _ := unix.Getsockname(fd); sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		port = sa.Port
+	case *unix.SockaddrInet6:
+		port = sa.Port
+	default:
+		return addr
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, strings.TrimSuffix(hostport, ":0"), port)
+}
