@@ -179,6 +179,19 @@ func (s *Supervisor) stopService(name string) {
 // (stopped, or never started), or an app whose main process exited or
 // failed (its restart counters start again).
 func (s *Supervisor) StartService(name string) (AppInfo, error) {
+	return s.operate("start", name, func(a *App) (AppInfo, error) { return s.startAgain(a, false) })
+}
+
+// RestartService stops every process of app name and starts its main
+// process again; the app keeps its sockets, fd store, log and held
+// continuations. An accept service keeps accepting; its connections end.
+func (s *Supervisor) RestartService(name string) (AppInfo, error) {
+	return s.operate("restart", name, func(a *App) (AppInfo, error) { return s.startAgain(a, true) })
+}
+
+// operate runs an operator's start or restart: running on the app of that
+// name, or else starting the configured service.
+func (s *Supervisor) operate(op, name string, running func(*App) (AppInfo, error)) (AppInfo, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	s.mu.Lock()
@@ -186,39 +199,16 @@ func (s *Supervisor) StartService(name string) (AppInfo, error) {
 	s.mu.Unlock()
 	switch {
 	case a != nil:
-		return s.startAgain(a, false)
+		return running(a)
 	case svc == nil:
-		return AppInfo{}, fmt.Errorf("start %s: %w", name, ErrUnknownApp)
+		return AppInfo{}, fmt.Errorf("%s %s: %w", op, name, ErrUnknownApp)
 	}
 	a, err := s.startService(svc)
 	if err != nil {
-		return AppInfo{}, fmt.Errorf("start %s: %w", name, err)
+		return AppInfo{}, fmt.Errorf("%s %s: %w", op, name, err)
 	}
 	s.waitStarted(a, svc)
 	return s.infoOf(a), nil
-}
-
-// RestartService stops every process of app name and starts its main
-// process again; the app keeps its sockets, fd store, log and held
-// continuations. An accept service keeps accepting; its connections end.
-func (s *Supervisor) RestartService(name string) (AppInfo, error) {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	s.mu.Lock()
-	a, svc := s.apps[name], s.services[name]
-	s.mu.Unlock()
-	if a == nil {
-		if svc == nil {
-			return AppInfo{}, fmt.Errorf("restart %s: %w", name, ErrUnknownApp)
-		}
-		a, err := s.startService(svc)
-		if err != nil {
-			return AppInfo{}, fmt.Errorf("restart %s: %w", name, err)
-		}
-		s.waitStarted(a, svc)
-		return s.infoOf(a), nil
-	}
-	return s.startAgain(a, true)
 }
 
 // startAgain starts the main process of a running app again, after
