@@ -26,13 +26,14 @@ const (
 	AdminStop     = "stop"     // stop a service; it stays configured (App)
 	AdminRestart  = "restart"  // stop then start a service (App)
 	AdminReload   = "reload"   // read the service directory again, as SIGHUP does
+	AdminUpgrade  = "upgrade"  // replace an app's program under its live sessions (App, Exec, Version)
 )
 
 // AdminOps returns the operations of AdminRequest in this version.
 func AdminOps() []string {
 	return []string{AdminApps, AdminSessions, AdminConts, AdminShow, AdminSuspend,
 		AdminResume, AdminDrop, AdminGC, AdminStats, AdminStopApp, AdminWaitApp, AdminLogs,
-		AdminServices, AdminStatus, AdminStart, AdminStop, AdminRestart, AdminReload}
+		AdminServices, AdminStatus, AdminStart, AdminStop, AdminRestart, AdminReload, AdminUpgrade}
 }
 
 // AdminRequest is an operator's request (migratectl, migrate-run, tests).
@@ -56,6 +57,11 @@ type AdminRequest struct {
 	// Since is the first output line logs returns, by sequence number;
 	// 0 and 1 mean the oldest kept.
 	Since uint64
+	// Exec is upgrade's new program, an absolute path.
+	Exec string
+	// Version is the app version whose compat vector upgrade checks the
+	// continuations against ("": the one the new program registers).
+	Version string
 }
 
 // Type returns TypeAdminRequest.
@@ -70,6 +76,8 @@ func (m *AdminRequest) walk(c *codec) {
 	c.str(5, "state", &m.State, textName)
 	c.flag(6, "values", &m.Values)
 	num(c, 7, "since", &m.Since)
+	c.str(8, "exec", &m.Exec, textOS)
+	c.str(9, "version", &m.Version, textName)
 }
 
 func (m *AdminRequest) check() error {

@@ -103,6 +103,8 @@ func (s *Supervisor) admin(c *conn, r *proto.AdminRequest) (any, error) {
 		return map[string]any{"service": info}, err
 	case proto.AdminReload:
 		return s.Reload()
+	case proto.AdminUpgrade:
+		return s.Upgrade(ctx, r.App, r.Exec, r.Version)
 	}
 	return nil, fmt.Errorf("admin %q: %w", r.Op, ErrBadRequest)
 }

@@ -101,10 +101,17 @@ type App struct {
 	notify    *notifySocket
 	fds       *fdStore // the fd store; nil unless spec.FDStoreMax > 0
 	acceptors []*acceptor
-	orphan    bool     // a placeholder: the app does not run (see adopt)
-	attach    []*conn  // connections that sent Attach, oldest first
-	capture   *capture // nil unless spec.Capture; set before the app starts
-	done      chan struct{}
+	orphan    bool    // a placeholder: the app does not run (see adopt)
+	attach    []*conn // connections that sent Attach, oldest first
+	// attachWake, when set, is closed at the next Attach (upgrade.go).
+	attachWake chan struct{}
+	// compat is the version whose compat vector a process of the app
+	// registered last, and when (upgrade.go reads the new version's).
+	compat     string
+	compatAt   time.Time
+	compatWake chan struct{} // when set, closed at the next registration
+	capture    *capture      // nil unless spec.Capture; set before the app starts
+	done       chan struct{}
 }
 
 // ExitStatus is how a process ended: Code for a normal exit, Signal for a

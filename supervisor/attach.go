@@ -16,6 +16,10 @@ func (s *Supervisor) attach(c *conn) {
 	if !c.attached {
 		c.attached = true
 		c.app.attach = append(c.app.attach, c)
+		if c.app.attachWake != nil {
+			close(c.app.attachWake) // an upgrade waits for the new version's handler
+			c.app.attachWake = nil
+		}
 	}
 	c.log.Info().Msg("attach handler registered")
 }

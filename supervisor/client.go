@@ -262,3 +262,12 @@ func (a *AdminClient) service(ctx context.Context, op, name string) (AppInfo, er
 	err := a.call(ctx, &proto.AdminRequest{Op: op, App: name}, &r)
 	return r.Service, err
 }
+
+// Upgrade replaces app name's program by exec under its live sessions
+// (Supervisor.Upgrade); version names the compat vector to check against
+// ("": the one the new program registers).
+func (a *AdminClient) Upgrade(ctx context.Context, name, exec, version string) (UpgradeReport, error) {
+	var r UpgradeReport
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminUpgrade, App: name, Exec: exec, Version: version}, &r)
+	return r, err
+}

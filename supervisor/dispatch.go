@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/proto"
@@ -111,6 +112,14 @@ func (s *Supervisor) compatRegister(c *conn, m *proto.CompatRegister) error {
 	if err := s.store.PutCompat(compatKey(c.app.name, m.Version), storeTags(m.Tags)); err != nil {
 		return fmt.Errorf("register compat vector: %w", err)
 	}
+	c.log.Info().Str("version", m.Version).Int("tags", len(m.Tags)).Msg("compat vector registered")
+	s.mu.Lock()
+	c.app.compat, c.app.compatAt = m.Version, time.Now()
+	if c.app.compatWake != nil {
+		close(c.app.compatWake)
+		c.app.compatWake = nil
+	}
+	s.mu.Unlock()
 	return nil
 }
 

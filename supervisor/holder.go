@@ -23,6 +23,9 @@ type heldCont struct {
 	resumer  *proc
 	launched time.Time // when resumer started
 	sweep    func()    // wakes the sweeper
+	// exec0, when set, replaces the program (Exec.Args[0]) of the resume
+	// in progress: an upgrade's new binary.
+	exec0 string
 	// waiters are told how the resume in progress ended: nil once resumed,
 	// an error when it failed and the continuation is suspended again.
 	waiters []chan error

@@ -187,6 +187,7 @@ func (s *Supervisor) mainExitedLocked(a *App, st ExitStatus) {
 		}
 	}
 	if a.stopped || r.halting {
+		r.set(r.state) // wakes whoever waits for the main process to end
 		return
 	}
 	if r.result == "" {

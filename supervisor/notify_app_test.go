@@ -179,7 +179,9 @@ func TestFDStoreSurvivesRestartsAndIsDroppedOnStop(t *testing.T) {
 	io.do("store state gen1")
 	io.do("store extra x")
 	io.do("store third y") // over fdstore_max: refused, closed
-	info := h.waitApp("keeper", "fd store entries", func(i AppInfo) bool { return len(i.FDStore) == 2 })
+	info := h.waitApp("keeper", "fd store entries recorded", func(i AppInfo) bool {
+		return len(i.FDStore) == 2 && i.FDStore[0].Cont != 0 && i.FDStore[1].Cont != 0
+	})
 	var ids []contstore.ID
 	for _, e := range info.FDStore {
 		rec, err := h.s.store.Get(e.Cont)
@@ -204,7 +206,7 @@ func TestFDStoreSurvivesRestartsAndIsDroppedOnStop(t *testing.T) {
 	}
 	// An operator drops one entry by its continuation id.
 	io.do("store other z")
-	info = h.waitApp("keeper", "entry added", func(i AppInfo) bool { return len(i.FDStore) == 2 })
+	info = h.waitApp("keeper", "entry added", func(i AppInfo) bool { return len(i.FDStore) == 2 && i.FDStore[1].Cont != 0 })
 	other := info.FDStore[1].Cont
 	if info.FDStore[1].Name != "other" {
 		t.Fatalf("fd store %+v, want other second", info.FDStore)

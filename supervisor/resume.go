@@ -30,10 +30,19 @@ func (s *Supervisor) Resume(ctx context.Context, id contstore.ID) (ResumeResult,
 }
 
 func (s *Supervisor) resume(ctx context.Context, c *conn, id contstore.ID) (ResumeResult, error) {
+	return s.resumeExec(ctx, c, id, "")
+}
+
+// resumeExec is resume with the program of a complete continuation's fresh
+// process replaced by exec0 (unless "").
+func (s *Supervisor) resumeExec(ctx context.Context, c *conn, id contstore.ID, exec0 string) (ResumeResult, error) {
 	h, done, err := s.startResume(c, id)
 	if err != nil {
 		return ResumeResult{}, err
 	}
+	s.mu.Lock()
+	h.exec0 = exec0
+	s.mu.Unlock()
 	if err := s.store.Transition(id, contstore.StateSuspended, contstore.StateResuming); err != nil {
 		s.mu.Lock()
 		h.state = contstore.StateSuspended
@@ -147,6 +156,9 @@ func (s *Supervisor) resumeSpec(h *heldCont) launcher.Spec {
 		env = append(env, "MIGRATE_CONT="+strconv.Itoa(contFD))
 	}
 	proc := *rec.Exec
+	if h.exec0 != "" {
+		proc.Args = append([]string{h.exec0}, proc.Args[1:]...)
+	}
 	return launcher.Spec{Process: &proc, Files: files, ExtraEnv: env, SigMask: launcher.SigSet(rec.SigMask),
 		Setpgid: true, Cgroups: h.app.cgroups()}
 }

@@ -53,7 +53,7 @@ func (s *Supervisor) startStages(stages [][]*Service, only map[string]bool) {
 					s.log.Error().Err(err).Str("app", svc.Name).Str("file", svc.File).Msg("service not started")
 					return
 				}
-				s.waitStarted(a, svc)
+				s.waitStarted(a, svc.StartTimeout)
 			})
 		}
 		wg.Wait()
@@ -75,9 +75,9 @@ func (s *Supervisor) startService(svc *Service) (*App, error) {
 }
 
 // waitStarted waits until a started service is no longer starting (ready,
-// or failed), for services after it to start; at most its start timeout.
-func (s *Supervisor) waitStarted(a *App, svc *Service) {
-	timeout := svc.StartTimeout
+// or failed), for services after it to start; at most its start timeout
+// (0: the default).
+func (s *Supervisor) waitStarted(a *App, timeout time.Duration) {
 	if timeout == 0 {
 		timeout = DefaultStartTimeout
 	}
@@ -207,7 +207,7 @@ func (s *Supervisor) operate(op, name string, running func(*App) (AppInfo, error
 	if err != nil {
 		return AppInfo{}, fmt.Errorf("%s %s: %w", op, name, err)
 	}
-	s.waitStarted(a, svc)
+	s.waitStarted(a, svc.StartTimeout)
 	return s.infoOf(a), nil
 }
 
@@ -252,7 +252,7 @@ func (s *Supervisor) startAgain(a *App, halt bool) (AppInfo, error) {
 	svc := s.services[a.name]
 	s.mu.Unlock()
 	if svc != nil {
-		s.waitStarted(a, svc)
+		s.waitStarted(a, svc.StartTimeout)
 	}
 	return s.infoOf(a), nil
 }

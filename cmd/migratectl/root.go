@@ -74,7 +74,7 @@ func (c *cli) command() *cobra.Command {
 	root.AddGroup(&cobra.Group{ID: groupServices, Title: "Services:"},
 		&cobra.Group{ID: groupSessions, Title: "Sessions and continuations:"})
 	root.AddCommand(c.servicesCmd(), c.statusCmd(), c.startCmd(), c.stopCmd(), c.restartCmd(),
-		c.reloadCmd(), c.logsCmd(), c.appsCmd())
+		c.reloadCmd(), c.upgradeCmd(), c.logsCmd(), c.appsCmd())
 	root.AddCommand(c.sessionsCmd(), c.listCmd(), c.showCmd(), c.suspendCmd(),
 		c.resumeCmd(), c.dropCmd(), c.gcCmd(), c.statsCmd())
 	return root

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,10 +30,25 @@ type Format struct {
 	Number func(line string) (uint64, error)
 	// First is the number the stream must start with; 0 accepts any.
 	First uint64
+	// Version, if set, says which version of the server wrote a line:
+	// the verdict lists them in the order they served the stream.
+	Version func(line string) string
 }
 
-// Counter is counter-server's format: "<n>", starting at 1.
-var Counter = Format{Number: parseNumber, First: 1}
+// Counter is counter-server's format: "<n>", or "<n> v<version>" from a
+// build other than version 1, starting at 1.
+var Counter = Format{Number: func(line string) (uint64, error) {
+	n, tag, ok := strings.Cut(line, " ")
+	if ok && (len(tag) < 2 || tag[0] != 'v' || strings.ContainsAny(tag, " \t")) {
+		return 0, fmt.Errorf("%q is no version tag", tag)
+	}
+	return parseNumber(n)
+}, Version: func(line string) string {
+	if _, tag, ok := strings.Cut(line, " "); ok {
+		return tag
+	}
+	return "v1"
+}, First: 1}
 
 // Broadcast is broadcast-server's format: "<seq> <payload>", joining the
 // stream anywhere.
@@ -88,6 +104,7 @@ type checker struct {
 	count    uint64 // stop after this many; 0: never
 	received uint64
 	last     uint64
+	versions []string // the servers' versions in the order they served
 }
 
 // errDone ends a stream that reached its count.
@@ -133,6 +150,11 @@ func (c *checker) check(line string) error {
 	}
 	c.received++
 	c.last = n
+	if c.format.Version != nil {
+		if v := c.format.Version(line); len(c.versions) == 0 || c.versions[len(c.versions)-1] != v {
+			c.versions = append(c.versions, v)
+		}
+	}
 	return nil
 }
 
@@ -140,7 +162,11 @@ func (c *checker) verdict(prog string, err error, stdout, stderr io.Writer) int 
 	var v *violation
 	switch {
 	case errors.Is(err, errDone), errors.Is(err, os.ErrDeadlineExceeded):
-		fmt.Fprintf(stdout, "ok: received %d numbers, last %d, no gap or duplicate\n", c.received, c.last)
+		served := ""
+		if len(c.versions) > 1 {
+			served = ", served by " + strings.Join(c.versions, " then ")
+		}
+		fmt.Fprintf(stdout, "ok: received %d numbers, last %d, no gap or duplicate%s\n", c.received, c.last, served)
 		return ExitOK
 	case errors.As(err, &v):
 		fmt.Fprintf(stderr, "%s\n", v.msg)

@@ -32,6 +32,7 @@ func listen(args []string, stderr io.Writer, log func(string, ...any)) int {
 		return 1
 	}
 	log("listening on %s", ln.Addr())
+	go registerCompat(log) // not in the way of the first clients
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGINT, unix.SIGTERM)
 	go func() { <-stop; ln.Close() }()

@@ -128,8 +128,8 @@ func (s *stream) run(ctx context.Context) int {
 				return 0
 			}
 		case <-tick.C:
-			line = strconv.AppendUint(line[:0], s.next, 10)
-			if _, err := s.conn.Write(append(line, '\n')); err != nil {
+			line = appendLine(line[:0], s.next)
+			if _, err := s.conn.Write(line); err != nil {
 				s.gone(ctx, err)
 				return 0
 			}
@@ -143,9 +143,10 @@ func (s *stream) run(ctx context.Context) int {
 func (s *stream) suspend(req *migrate.SuspendRequest) bool {
 	at := strconv.FormatUint(s.next, 10)
 	cont, err := req.Return(migrate.Continuation{
-		Kind:  migrate.Complete,
-		Files: []migrate.File{{Conn: s.conn.(syscall.Conn), Name: "client", Role: migrate.RoleConn, Session: true}},
-		Store: []migrate.Entry{{Key: "next", Value: []byte(at)}},
+		Kind:   migrate.Complete,
+		Files:  []migrate.File{{Conn: s.conn.(syscall.Conn), Name: "client", Role: migrate.RoleConn, Session: true}},
+		Store:  []migrate.Entry{{Key: "next", Value: []byte(at)}},
+		Compat: compatTags(),
 	})
 	if err != nil {
 		s.log("suspend at %s failed, streaming on: %v", at, err)

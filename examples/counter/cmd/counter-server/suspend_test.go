@@ -38,6 +38,14 @@ func TestSuspendAndResumeUnderAFakeSupervisor(t *testing.T) {
 	}()
 	oldPID := strings.Fields(s.expect(t, "counter-server: pid "))[2]
 
+	// The listener registers its compat vector for its version.
+	listener := sup.Accept(t)
+	cr, id, _ := fakesup.Expect[*proto.CompatRegister](listener)
+	if cr.Version != "1" || len(cr.Tags) != 1 || cr.Tags[0].Name != "state-format" || cr.Tags[0].Value != "1" {
+		t.Fatalf("CompatRegister %+v, want version 1 with state-format 1", *cr)
+	}
+	listener.Ack(id, 0)
+
 	// The child registers its connection as a session with a complete handler.
 	child := sup.Accept(t)
 	gs, id, fds := fakesup.Expect[*proto.GetSession](child)
@@ -54,6 +62,9 @@ func TestSuspendAndResumeUnderAFakeSupervisor(t *testing.T) {
 	}
 	if len(rc.Store) != 1 || rc.Store[0].Key != "next" {
 		t.Fatalf("store %+v, want just next", rc.Store)
+	}
+	if len(rc.Compat) != 1 || rc.Compat[0].Value != "1" {
+		t.Fatalf("continuation's compat %+v, want state-format 1", rc.Compat)
 	}
 	exe, _ := os.Executable()
 	if rc.Exec == nil || len(rc.Exec.Args) < 2 || rc.Exec.Args[0] != exe || rc.Exec.Args[1] != "serve" {
