@@ -116,7 +116,12 @@
 // MaxConnections at once. ConfigureServices reads a directory of service
 // files (docs/services.md) and starts them in dependency order; Reload
 // applies a changed directory; StartService, StopService and
-// RestartService are the operator's start, stop and restart.
+// RestartService are the operator's start, stop and restart. Upgrade
+// replaces an app's program under its live sessions (upgrade.go): suspend
+// every session, start the main process again from the new program,
+// check the continuations' compat tags against the new version's vector,
+// resume each under the new program (per session falling back to the old
+// one).
 //
 // # Caveats
 //
