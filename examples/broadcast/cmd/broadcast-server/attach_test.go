@@ -21,6 +21,7 @@ func TestOneClientSuspendsWhileTheOthersStreamOn(t *testing.T) {
 	t.Setenv("MIGRATE_SOCKET", sup.Path)
 	s := startServer(t, "--addr", "127.0.0.1:0", "--interval", "2ms")
 	ctl := sup.Accept(t)
+	expectCompat(t, ctl, "1")
 	_, id, _ := fakesup.Expect[*proto.Attach](ctl)
 	ctl.Ack(id, 0)
 
@@ -40,6 +41,9 @@ func TestOneClientSuspendsWhileTheOthersStreamOn(t *testing.T) {
 	}
 	if len(rc.Store) != 1 || rc.Store[0].Key != "pos" {
 		t.Fatalf("store %+v, want the position", rc.Store)
+	}
+	if len(rc.Compat) != 1 || rc.Compat[0].Name != "state-format" || rc.Compat[0].Value != "1" {
+		t.Errorf("continuation's compat %+v, want state-format 1", rc.Compat)
 	}
 	ctl.Ack(id, 9)
 	pos := string(rc.Store[0].Value)

@@ -6,28 +6,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/migrate-run/migrate/examples/broadcast/line"
 )
 
-// payload is what every line carries after its sequence number.
-const payload = "tick"
+// errTooOld is returned for a position further back than the hub
+// catches a client up from.
+var errTooOld = errors.New("position too far back")
 
-// errTooOld is returned for a position the history no longer holds.
-var errTooOld = errors.New("position no longer in the history")
+// batchLines bounds the lines one since call returns: a client far
+// behind is caught up a batch at a time, with a suspend request taken
+// between two batches.
+const batchLines = 1024
 
-// hub is the ticking source and the history of its lines.
+// hub is the ticking source. The source is a recording: line n is the
+// same whichever process makes it (but for the version tag), so the hub
+// keeps no lines, only how far the source has got, and any process can go
+// on from any position. That is what lets a fresh process — the new
+// program of an upgrade — take over clients of the old one.
 type hub struct {
 	mu      sync.Mutex
-	last    uint64   // sequence number of the newest line; 0 before the first
-	history [][]byte // the newest len(history) lines, oldest first
-	max     int
-	wake    chan struct{} // closed when a line is added
+	last    uint64 // sequence number of the newest line; 0 before the first
+	window  uint64 // how far back a returning client is caught up
+	version string // this build's, tagged onto every line
+	wake    chan struct{}
 }
 
-func newHub(max int) *hub {
-	return &hub{max: max, wake: make(chan struct{})}
+// closed is a wake channel for a client with lines still due.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func newHub(window uint64, version string) *hub {
+	return &hub{window: window, version: version, wake: make(chan struct{})}
 }
 
 // run adds a line every interval until ctx ends.
@@ -48,12 +59,6 @@ func (h *hub) add() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last++
-	line := strconv.AppendUint(nil, h.last, 10)
-	line = append(append(append(line, ' '), payload...), '\n')
-	if len(h.history) == h.max {
-		h.history = h.history[1:]
-	}
-	h.history = append(h.history, line)
 	close(h.wake)
 	h.wake = make(chan struct{})
 }
@@ -66,20 +71,45 @@ func (h *hub) next() uint64 {
 }
 
 // since returns the lines from pos on (pos is the next one the client
-// needs), the position after them, and a channel closed when more come.
+// needs; at most batchLines of them), the position after them, and a
+// channel closed when more are due: already closed if the batch did not
+// reach the newest line.
 func (h *hub) since(pos uint64) ([]byte, uint64, <-chan struct{}, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	oldest := h.last + 1 - uint64(len(h.history))
-	switch {
-	case pos == 0 || pos > h.last+1:
+	if pos == 0 || pos > h.last+1 {
 		return nil, pos, nil, fmt.Errorf("position %d is not in the stream (newest %d)", pos, h.last)
-	case pos < oldest:
-		return nil, pos, nil, fmt.Errorf("%w: %d, oldest %d", errTooOld, pos, oldest)
 	}
+	end := min(h.last+1, pos+batchLines)
 	var out []byte
-	for _, line := range h.history[pos-oldest:] {
-		out = append(out, line...)
+	for seq := pos; seq < end; seq++ {
+		out = line.Append(out, seq, h.version)
 	}
-	return out, h.last + 1, h.wake, nil
+	if end <= h.last {
+		return out, end, closed, nil
+	}
+	return out, end, h.wake, nil
+}
+
+// rejoin checks the position of a client coming back: it must be in the
+// stream and at most window lines back. ahead lets a position past the
+// newest line in: the client comes from another process (an older
+// program), whose source had got further, and the source goes on from
+// there — every client of this process catches up, none skips a line.
+func (h *hub) rejoin(pos uint64, ahead bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case pos == 0:
+		return fmt.Errorf("position 0 is not in the stream")
+	case pos > h.last+1 && !ahead:
+		return fmt.Errorf("position %d is not in the stream (newest %d)", pos, h.last)
+	case pos > h.last+1:
+		h.last = pos - 1
+		close(h.wake)
+		h.wake = make(chan struct{})
+	case h.last+1-pos > h.window:
+		return fmt.Errorf("%w: %d, %d lines behind the newest %d", errTooOld, pos, h.last+1-pos, h.last)
+	}
+	return nil
 }

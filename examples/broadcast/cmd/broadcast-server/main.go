@@ -6,7 +6,11 @@
 // continuation: suspending one client's session takes it out of the
 // broadcast while the others stream on, and resuming it hands the
 // connection back to this process (its attach handler), which catches the
-// client up from where it stopped.
+// client up from where it stopped. Upgraded live (migratectl upgrade), the
+// sessions come back to the new program's process the same way, and it
+// goes on from where the old one stopped: a build of another version tags
+// its lines ("<seq> <payload> v2", package line), so clients see the
+// change of binary and no gap.
 //
 //	broadcast-server [--addr HOST:PORT] [--interval D]
 //
@@ -61,8 +65,9 @@ func run(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log("listening on %s", ln.Addr())
-	srv := newServer(ctx, newHub(historyLines), log)
+	srv := newServer(ctx, newHub(catchUpLines, version), log)
 	if migrate.Available() {
+		registerCompat(ctx, log)
 		if err := migrate.OnAttach(ctx, srv.attach); err != nil {
 			log("no attach handler, sessions cannot come back: %v", err)
 		}
@@ -85,6 +90,6 @@ func run(args []string, stderr io.Writer) int {
 	}
 }
 
-// historyLines is how far back a resumed client can be caught up: ten
+// catchUpLines is how far back a resumed client is caught up: ten
 // minutes at the default interval.
-const historyLines = 1 << 16
+const catchUpLines = 1 << 16

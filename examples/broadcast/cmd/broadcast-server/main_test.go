@@ -13,14 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-run/migrate/examples/broadcast/line"
 	"github.com/migrate-run/migrate/examples/counter/streamcheck"
 	"go.uber.org/goleak"
 )
 
 const asMain = "BROADCAST_SERVER_AS_MAIN"
 
+// versionEnv stands in for -ldflags "-X main.version=V" in a server the
+// test runs: the test binary is built once.
+const versionEnv = "BROADCAST_SERVER_TEST_VERSION"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(asMain) == "1" {
+		if v := os.Getenv(versionEnv); v != "" {
+			version = v
+		}
 		os.Exit(run(os.Args[1:], os.Stderr))
 	}
 	goleak.VerifyTestMain(m)
@@ -103,7 +111,7 @@ func runClient(addr string, count int) <-chan result {
 	done := make(chan result, 1)
 	go func() {
 		var out, errOut bytes.Buffer
-		code := streamcheck.Run("client", streamcheck.Broadcast, []string{"--addr", addr, "--count", strconv.Itoa(count)}, &out, &errOut)
+		code := streamcheck.Run("client", line.Format, []string{"--addr", addr, "--count", strconv.Itoa(count)}, &out, &errOut)
 		done <- result{code, out.String(), errOut.String()}
 	}()
 	return done

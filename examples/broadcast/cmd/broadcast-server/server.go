@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -105,9 +106,10 @@ func (s *server) stream(c *client) {
 func (s *server) suspend(c *client, req *migrate.SuspendRequest) bool {
 	at := strconv.FormatUint(c.pos, 10)
 	cont, err := req.Return(migrate.Continuation{
-		Kind:  migrate.Internal,
-		Files: []migrate.File{{Conn: c.conn.(syscall.Conn), Name: "client", Role: migrate.RoleConn, Session: true}},
-		Store: []migrate.Entry{{Key: "pos", Value: []byte(at)}},
+		Kind:   migrate.Internal,
+		Files:  []migrate.File{{Conn: c.conn.(syscall.Conn), Name: "client", Role: migrate.RoleConn, Session: true}},
+		Store:  []migrate.Entry{{Key: "pos", Value: []byte(at)}},
+		Compat: compatTags(),
 	})
 	if err != nil {
 		s.log("suspend of client %s at %s failed, streaming on: %v", c.addr, at, err)
@@ -119,19 +121,22 @@ func (s *server) suspend(c *client, req *migrate.SuspendRequest) bool {
 
 // attach is the attach handler: a suspended client comes back and is
 // caught up from its stored position. It refuses (and the library closes
-// what arrived) a continuation without a position the history still holds.
+// what arrived) a continuation without a position the hub takes back (see
+// hub.rejoin): one suspended by another process — an older program,
+// before an upgrade — may be ahead of this process's source, which then
+// goes on from there.
 func (s *server) attach(a *migrate.Attached) error {
 	v, _ := a.Value("pos")
 	pos, err := strconv.ParseUint(string(v), 10, 64)
 	if err != nil {
 		return fmt.Errorf("continuation %d: bad position %q", a.Cont, v)
 	}
-	if _, _, _, err := s.hub.since(pos); err != nil {
-		return fmt.Errorf("continuation %d: %w", a.Cont, err)
-	}
 	conn, err := a.Conn()
 	if err != nil {
 		return err
+	}
+	if err := s.hub.rejoin(pos, a.PID != os.Getpid()); err != nil {
+		return fmt.Errorf("continuation %d: %w", a.Cont, err)
 	}
 	for _, f := range a.Files {
 		if f.File != nil { // not ours to keep: only the connection matters
