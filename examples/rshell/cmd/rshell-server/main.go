@@ -45,6 +45,7 @@ func main() {
 // server or listener.
 func run(args []string, stderr io.Writer) int {
 	log := func(format string, a ...any) { fmt.Fprintf(stderr, prog+": "+format+"\n", a...) }
+	inheritedCloseOnExec()
 	switch {
 	case len(args) > 0 && args[0] == waiterCmd:
 		return waiter(args[1:], log)

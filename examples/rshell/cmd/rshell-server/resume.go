@@ -38,7 +38,7 @@ func resume(log func(string, ...any)) int {
 
 // takeOver builds the server of a resumed session. On error it has
 // confirmed nothing, and closes what it adopted.
-func takeOver(ctx context.Context, r *migrate.Resumption, log func(string, ...any)) (s *server, err error) {
+func takeOver(ctx context.Context, r *migrate.Resumption, log func(string, ...any)) (*server, error) {
 	v, err := r.Retrieve(ctx, storeKey)
 	if err != nil {
 		return nil, err
@@ -51,29 +51,30 @@ func takeOver(ctx context.Context, r *migrate.Resumption, log func(string, ...an
 	if !ok {
 		return nil, fmt.Errorf("the connection %T has no descriptor", r.Conn)
 	}
-	s = &server{log: log, conn: r.Conn, st: st, stdio: stdioOf(conn)}
-	defer func() {
-		if err != nil {
-			s.conn.Close()
-			s.pty.Close() // a nil *os.File's Close does nothing
-			s.status.Close()
-		}
-	}()
-	if s.pty, err = pty.Adopt(st.PTY); err != nil {
-		return nil, err
-	}
-	if s.status, err = adoptPipe(st.Status); err != nil {
-		return nil, err
-	}
-	if s.sess, err = r.Register(ctx, migrate.WithName("rshell "+st.Peer), migrate.WithHandler(migrate.Complete)); err != nil {
-		s.status.Close()
-		return nil, err
-	}
-	if err := r.Confirm(ctx); err != nil {
+	s := &server{log: log, conn: r.Conn, st: st, stdio: stdioOf(conn)}
+	if err := s.adopt(ctx, r); err != nil {
+		s.conn.Close()
+		s.pty.Close() // a nil *os.File's Close does nothing
 		s.status.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// adopt takes the pty master and the status pipe over, registers the
+// session and confirms the resume.
+func (s *server) adopt(ctx context.Context, r *migrate.Resumption) error {
+	var err error
+	if s.pty, err = pty.Adopt(s.st.PTY); err != nil {
+		return err
+	}
+	if s.status, err = adoptPipe(s.st.Status); err != nil {
+		return err
+	}
+	if s.sess, err = r.Register(ctx, migrate.WithName("rshell "+s.st.Peer), migrate.WithHandler(migrate.Complete)); err != nil {
+		return err
+	}
+	return r.Confirm(ctx)
 }
 
 // adoptPipe takes over the status pipe's read end inherited at fd:
