@@ -26,10 +26,9 @@ const (
 )
 
 // finish ends a session whose shell ended: the client gets the output
-// still held and still in the pty, then the exit frame. why, if set,
-// replaces the exit's message.
-func (s *server) finish(p proxy.Pending, wd watched, why string) int {
-	exit := s.exit(wd, why)
+// still held and still in the pty, then the exit frame.
+func (s *server) finish(p proxy.Pending, wd watched) int {
+	exit := s.exit(wd, "")
 	out := append(p.ToClient, wire.AppendData(nil, drain(s.pty))...)
 	s.conn.SetWriteDeadline(time.Now().Add(lastWriteTimeout))
 	if _, err := s.conn.Write(wire.AppendExit(out, exit)); err != nil {
@@ -74,6 +73,9 @@ func (s *server) exit(wd watched, why string) wire.Exit {
 // close releases the session: its descriptors, its registration with the
 // supervisor, and the waiter if it is this process's child and done.
 func (s *server) close(waiterDone bool) {
+	for _, f := range s.stdio {
+		f.Close()
+	}
 	s.conn.Close()
 	s.pty.Close()
 	s.status.Close()

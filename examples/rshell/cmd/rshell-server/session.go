@@ -57,7 +57,7 @@ func (s *server) run(pending proxy.Pending, statusRead []byte) int {
 			}
 			req.Refuse(errors.New("the session is ending"))
 			if wd.ended {
-				return s.finish(p, wd, "")
+				return s.finish(p, wd)
 			}
 			return s.end(p, err, watchStatus(s.status, wd.read))
 		case <-px.Ended():
@@ -65,7 +65,7 @@ func (s *server) run(pending proxy.Pending, statusRead []byte) int {
 			return s.end(p, err, w)
 		case wd := <-w.done:
 			p, _ := px.Stop()
-			return s.finish(p, wd, "")
+			return s.finish(p, wd)
 		case sig := <-sigs:
 			p, _ := px.Stop()
 			return s.hangup(p, w, fmt.Sprintf("the server was stopped (%v)", sig), true)
@@ -93,7 +93,7 @@ func (s *server) end(p proxy.Pending, err error, w *watch) int {
 	}
 	// The pty closed: the shell and its jobs are gone, the status is on
 	// its way.
-	return s.finish(p, w.wait(hangupWait), "")
+	return s.finish(p, w.wait(hangupWait))
 }
 
 // peer is the client's address, for the logs.
