@@ -25,6 +25,10 @@
 //	rshell-server: suspended (cont 9): 0 bytes held for the client, 0 from it
 //	rshell-server: resumed cont 9 from old pid 4242: shell 4250 alive on /dev/pts/3
 //	rshell-server: session of 127.0.0.1:50312 ended: exit status 0
+//
+// A build of another version (-ldflags "-X main.version=2") says so in
+// every line ("rshell-server v2: ..."), so that the log shows which binary
+// serves a session after an upgrade.
 package main
 
 import (
@@ -44,7 +48,11 @@ func main() {
 // run picks the process's part: resumed server, waiter, per-connection
 // server or listener.
 func run(args []string, stderr io.Writer) int {
-	log := func(format string, a ...any) { fmt.Fprintf(stderr, prog+": "+format+"\n", a...) }
+	name := prog
+	if version != "1" { // a build for an upgrade says which it is
+		name += " v" + version
+	}
+	log := func(format string, a ...any) { fmt.Fprintf(stderr, name+": "+format+"\n", a...) }
 	inheritedCloseOnExec()
 	switch {
 	case len(args) > 0 && args[0] == waiterCmd:
