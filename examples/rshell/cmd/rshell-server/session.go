@@ -48,18 +48,14 @@ func (s *server) run(pending proxy.Pending, statusRead []byte) int {
 		case req := <-suspend:
 			p, err := px.Stop()
 			wd := w.stop()
-			if err == nil && !wd.ended {
-				if s.suspend(req, p, wd.read) {
-					return 0
-				}
-				pending, statusRead = p, wd.read
-				continue
+			if err != nil || wd.ended {
+				req.Refuse(errEnding)
+				return s.endStopped(p, err, wd)
 			}
-			req.Refuse(errors.New("the session is ending"))
-			if wd.ended {
-				return s.finish(p, wd)
+			if s.suspend(req, p, wd.read) {
+				return 0
 			}
-			return s.end(p, err, watchStatus(s.status, wd.read))
+			pending, statusRead = p, wd.read // serve on
 		case <-px.Ended():
 			p, err := px.Stop()
 			return s.end(p, err, w)
@@ -80,6 +76,18 @@ func (s *server) proxyConfig() proxy.Config {
 		Resize:  func(ws wire.Winsize) error { return pty.SetSize(s.pty, ws.Rows, ws.Cols) },
 		EOFChar: func() (byte, error) { return pty.EOFChar(s.pty) },
 	}
+}
+
+// errEnding refuses a suspend request that comes as the session ends.
+var errEnding = errors.New("the session is ending")
+
+// endStopped ends the session after a suspend request stopped the proxy
+// and the status watch, and found one of them ended.
+func (s *server) endStopped(p proxy.Pending, err error, wd watched) int {
+	if wd.ended {
+		return s.finish(p, wd)
+	}
+	return s.end(p, err, watchStatus(s.status, wd.read))
 }
 
 // end ends the session after the proxy ended on its own with err; w
