@@ -98,7 +98,10 @@ func (s *Supervisor) Upgrade(ctx context.Context, name, exec, version string) (U
 	}
 	rep.Previous = a.spec.Args[0]
 	s.mu.Lock()
-	speaksCompat := a.compat != "" // then the new program registers its version too
+	// An app whose old main process registered a compat vector has its new
+	// one register the new version's; an app without a main process (an
+	// accept service) runs nothing of the new program before the resumes.
+	speaksCompat := a.compat != "" && a.main != nil && !a.spec.accepts()
 	s.mu.Unlock()
 	conts, err := s.suspendAll(ctx, a, &rep)
 	if err != nil {
