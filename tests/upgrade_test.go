@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,19 +45,20 @@ func TestUpgradeHundredCounterSessions(t *testing.T) {
 		clientSession[s.ID] = true
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
 	type connects struct {
 		loadResult
 		first []string
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	load := make(chan connects, 1)
 	go func() {
 		r, first := connectsDuring(ctx, a.addr, 50*time.Millisecond)
 		load <- connects{r, first}
 	}()
+	stopConnects := sync.OnceValue(func() connects { cancel(); return <-load })
+	t.Cleanup(func() { stopConnects() })
 	up := a.upgrade(true, v2)
-	cancel()
-	during := <-load
+	during := stopConnects()
 	if up.code != 0 {
 		t.Fatalf("migratectl upgrade: exit %d: %s%s", up.code, up.stdout, up.stderr)
 	}
@@ -134,10 +136,10 @@ func TestUpgradeCompatMismatchAborts(t *testing.T) {
 		t.Errorf("migratectl upgrade said %q, want %q... version 3 has \"2\"", up.stderr, want)
 	}
 
-	main := a.mainPID()
-	if main == oldMain || main == 0 {
-		t.Errorf("main process %d after the abort (%d before): want a fresh one", main, oldMain)
-	} else if got := exe(t, main); got != v1 {
+	back := a.mainPID()
+	if back == oldMain || back == 0 {
+		t.Errorf("main process %d after the abort (%d before): want a fresh one", back, oldMain)
+	} else if got := exe(t, back); got != v1 {
 		t.Errorf("the main process after the abort runs %s, want %s", got, v1)
 	}
 	for _, s := range a.sup.waitSessions(n) {
@@ -206,9 +208,9 @@ exec `+v2+` "$@"`)
 	if got := exe(t, a.mainPID()); got != v2 {
 		t.Errorf("the main process runs %s, want %s (exec'd by the new program)", got, v2)
 	}
-	conn, line, outcome := connectFirstLine(a.addr)
-	if outcome != outcomeOK || line != "1 v2" {
-		t.Errorf("a new client: %s, first line %q; want 1 v2", outcome, line)
+	conn, first, outcome := connectFirstLine(a.addr)
+	if outcome != outcomeOK || first != "1 v2" {
+		t.Errorf("a new client: %s, first line %q; want 1 v2", outcome, first)
 	}
 	if conn != nil {
 		conn.Close()
@@ -289,8 +291,8 @@ func upgradeRows(t *testing.T, out string) map[string]map[string]string {
 	cols := regexp.MustCompile(`\s{2,}`) // tabwriter pads with at least two spaces
 	var header []string
 	rows := map[string]map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		cells := cols.Split(strings.TrimRight(line, " "), -1)
+	for _, l := range strings.Split(out, "\n") {
+		cells := cols.Split(strings.TrimRight(l, " "), -1)
 		switch {
 		case len(cells) > 0 && cells[0] == "SESSION":
 			header = cells
