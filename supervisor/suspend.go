@@ -180,6 +180,14 @@ func (s *Supervisor) abandonSuspend(id contstore.SessionID, p *pendingSuspend) b
 	}
 	if sess := s.sessions[id]; sess != nil && sess.pending == p {
 		sess.pending, sess.state = nil, sessionActive
+		if sess.conn == nil && sess.dup >= 0 {
+			// Its process hung up meanwhile (hangUp saw it suspending):
+			// nobody is left to suspend it, so its connection is released
+			// as hangUp releases an active session's.
+			closeFDs([]int{sess.dup})
+			sess.dup = -1
+			s.log.Info().Stringer("session", id).Msg("session orphaned, its connection released")
+		}
 	}
 	return true
 }

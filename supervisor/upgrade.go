@@ -103,17 +103,18 @@ func (s *Supervisor) Upgrade(ctx context.Context, name, exec, version string) (U
 	// accept service) runs nothing of the new program before the resumes.
 	speaksCompat := a.compat != "" && a.main != nil && !a.spec.accepts()
 	s.mu.Unlock()
-	conts, err := s.suspendAll(ctx, a, &rep)
-	if err != nil {
-		return rep, err
-	}
+	seen := map[contstore.SessionID]bool{}
+	conts := s.suspendAll(ctx, a, seen, &rep)
 	since := time.Now()
 	if err := s.swapProgram(a, exec, &rep); err != nil {
 		s.resumeAll(ctx, a, conts, "", &rep)
 		return rep, fmt.Errorf("upgrade %s: %w", name, err)
 	}
+	// Sessions the old main process accepted while the first ones were
+	// being suspended run the old program too.
+	conts = append(conts, s.suspendAll(ctx, a, seen, &rep)...)
 	rep.Version = s.newVersion(ctx, a, version, since, speaksCompat)
-	err = s.mainFailed(a)
+	err := s.mainFailed(a)
 	if err == nil {
 		err = s.checkCompat(a, conts, rep.Version)
 	}
@@ -165,21 +166,24 @@ func checkProgram(exec string) error {
 	return nil
 }
 
-// suspendAll suspends every live session of a and returns the
-// continuations, sorted; on error the ones suspended are resumed again.
-func (s *Supervisor) suspendAll(ctx context.Context, a *App, rep *UpgradeReport) ([]contstore.ID, error) {
+// suspendAll suspends every live session of a whose process is there to
+// ask, skipping those in skip, and returns the continuations, sorted. A
+// session that cannot be suspended (its process died meanwhile, it was
+// closing) stays as it is and is reported, not upgraded.
+func (s *Supervisor) suspendAll(ctx context.Context, a *App, skip map[contstore.SessionID]bool, rep *UpgradeReport) []contstore.ID {
 	s.mu.Lock()
 	var ids []contstore.SessionID
 	for id, sess := range s.sessions {
-		if sess.app == a && sess.state == sessionActive && len(sess.deps) == 0 {
-			ids = append(ids, id) // dependents are suspended with what they depend on
+		// Dependents are suspended with what they depend on; an orphaned
+		// session has no process to hand it over.
+		if sess.app == a && sess.state == sessionActive && len(sess.deps) == 0 && sess.conn != nil && !skip[id] {
+			ids = append(ids, id)
 		}
 	}
 	s.mu.Unlock()
 	var (
 		mu    sync.Mutex
 		conts []contstore.ID
-		errs  []error
 		wg    sync.WaitGroup
 	)
 	for _, id := range ids {
@@ -188,18 +192,17 @@ func (s *Supervisor) suspendAll(ctx context.Context, a *App, rep *UpgradeReport)
 			mu.Lock()
 			defer mu.Unlock()
 			conts = append(conts, got...)
+			skip[id] = true
 			if err != nil {
-				errs = append(errs, fmt.Errorf("session %v: %w", id, err))
+				s.log.Warn().Err(err).Str("app", a.name).Stringer("session", id).Msg("session not suspended, not upgraded")
+				rep.Sessions = append(rep.Sessions, UpgradedSession{Session: id, Error: "not suspended: " + err.Error()})
+				rep.Failed++
 			}
 		})
 	}
 	wg.Wait()
 	sort.Slice(conts, func(i, j int) bool { return conts[i] < conts[j] })
-	if err := errors.Join(errs...); err != nil {
-		s.resumeAll(ctx, a, conts, "", rep)
-		return nil, fmt.Errorf("upgrade %s: suspend its sessions: %w", a.name, err)
-	}
-	return conts, nil
+	return conts
 }
 
 // swapProgram makes exec a's program: the main process (if a has one) is

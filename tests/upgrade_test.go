@@ -197,7 +197,7 @@ exec `+v2+` "$@"`)
 			t.Errorf("session %v: row %v, want resumed under the old program", s.ID, row)
 		}
 	}
-	if !strings.Contains(up.stdout, fmt.Sprintf("\n0 sessions upgraded, %d resumed under the old program, 0 still suspended, in ", n)) {
+	if !strings.Contains(up.stdout, fmt.Sprintf("\n0 sessions upgraded, %d resumed under the old program, 0 not upgraded, in ", n)) {
 		t.Errorf("migratectl upgrade printed:\n%s\nwant 0 upgraded, %d resumed under the old program", up.stdout, n)
 	}
 	for _, s := range a.sup.waitSessions(n) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -38,11 +39,26 @@ func (c *cli) upgradeCmd() *cobra.Command {
 			if err != nil {
 				return usagef("--exec %q: %v", exec, err)
 			}
-			var r supervisor.UpgradeReport
 			req := &proto.AdminRequest{Op: proto.AdminUpgrade, App: args[0], Exec: abs, Version: version}
-			return c.query(cmd, req, "upgrade "+args[0], "service "+args[0], &r, func() error {
-				return printUpgrade(c.stdout, r)
-			})
+			js, err := c.do(orBackground(cmd.Context()), req, "upgrade "+args[0], "service "+args[0])
+			if err != nil {
+				return err
+			}
+			var r supervisor.UpgradeReport
+			if err := json.Unmarshal(js, &r); err != nil {
+				return fmt.Errorf("upgrade %s: read the supervisor's reply: %w", args[0], err)
+			}
+			if c.json {
+				if _, err := fmt.Fprintf(c.stdout, "%s\n", js); err != nil {
+					return err
+				}
+			} else if err := printUpgrade(c.stdout, r); err != nil {
+				return err
+			}
+			if r.Failed > 0 || r.FellBack > 0 { // the same exit status with --json
+				return fmt.Errorf("upgrade %s: %d sessions not under the new program", r.App, r.Failed+r.FellBack)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&exec, "exec", "", "the new program (made absolute)")
@@ -73,10 +89,7 @@ func printUpgrade(w io.Writer, r supervisor.UpgradeReport) error {
 			return err
 		}
 	}
-	b.printf("%d sessions upgraded, %d resumed under the old program, %d still suspended, in %v\n",
+	b.printf("%d sessions upgraded, %d resumed under the old program, %d not upgraded, in %v\n",
 		r.Upgraded, r.FellBack, r.Failed, r.Took.Round(time.Millisecond))
-	if r.Failed > 0 || r.FellBack > 0 {
-		return fmt.Errorf("upgrade %s: %d sessions not under the new program", r.App, r.Failed+r.FellBack)
-	}
 	return b.err
 }

@@ -51,7 +51,7 @@ func TestUpgradeALiveShell(t *testing.T) {
 	if err != nil {
 		t.Fatalf("upgrade: %v\n%s\n%s", err, out, s.log())
 	}
-	if !strings.Contains(out, "1 sessions upgraded, 0 resumed under the old program, 0 still suspended") {
+	if !strings.Contains(out, "1 sessions upgraded, 0 resumed under the old program, 0 not upgraded") {
 		t.Fatalf("upgrade said:\n%s", out)
 	}
 	tm.typeLine("echo TYPED-$((3+4))")
