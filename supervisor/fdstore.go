@@ -40,19 +40,18 @@ type fdStore struct {
 	max      int
 	onRemove func(fdEntry)
 
-	mu         sync.Mutex
-	held       []*storedFD // insertion order
-	lastID     uint64
-	poller     *fdPoller // nil until an entry is polled
-	inCallback bool      // the poller is calling onRemove
-	closed     bool
+	mu     sync.Mutex
+	held   []*storedFD // insertion order
+	lastID uint64
+	poller *fdPoller // nil until an entry is polled
+	closed bool
 }
 
 // newFDStore makes an empty store of at most max descriptors (0 or less:
 // none, systemd's FileDescriptorStoreMax=0). onRemove, which may be nil, is
 // called for every entry the store removes by itself because it hung up,
 // outside the store's lock, from the poller goroutine, with the entry's FD
-// already closed (-1). onRemove may call any method of the store.
+// already closed (-1). onRemove may call any method of the store but close.
 func newFDStore(max int, onRemove func(fdEntry)) *fdStore {
 	return &fdStore{max: max, onRemove: onRemove}
 }
@@ -193,9 +192,8 @@ func (f *fdStore) len() int {
 }
 
 // close closes every descriptor and stops the poller, waiting for it to
-// exit unless it is running onRemove (which may be what called close):
-// then it exits as soon as onRemove returns. It may be called more than
-// once.
+// exit (after the onRemove it may be running: so onRemove must not call
+// close). It may be called more than once.
 func (f *fdStore) close() {
 	f.mu.Lock()
 	if f.closed {
@@ -204,15 +202,13 @@ func (f *fdStore) close() {
 	}
 	f.closed = true
 	f.dropWhere(func(*storedFD) bool { return true })
-	p, inCallback := f.poller, f.inCallback
+	p := f.poller
 	f.mu.Unlock()
 	if p == nil {
 		return
 	}
 	p.stop()
-	if !inCallback {
-		<-p.done
-	}
+	<-p.done // once it returned, nothing of the store is in use
 }
 
 // removeKey closes and drops the entry whose key is key; it reports

@@ -28,7 +28,6 @@ func (f *fdStore) pollLoop(p *fdPoller) {
 			}
 		}
 		f.mu.Lock()
-		f.inCallback = false
 		stop = f.closed
 		f.mu.Unlock()
 		if stop {
@@ -52,7 +51,6 @@ func (f *fdStore) reap(ids []uint64) (gone []fdEntry, stop bool) {
 		}
 		return false
 	})
-	f.inCallback = len(gone) > 0
 	return gone, false
 }
 

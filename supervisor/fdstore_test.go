@@ -316,24 +316,26 @@ func TestFDStoreClose(t *testing.T) {
 	expectFDs(t, before)
 }
 
-// onRemove may close the store: the poller, which is calling it, exits
-// once it returns.
-func TestFDStoreCloseFromOnRemove(t *testing.T) {
+// close while the poller runs onRemove waits for it: once close returned,
+// the poller's descriptors are closed and onRemove is over (the store it
+// uses may go next).
+func TestFDStoreCloseWaitsForOnRemove(t *testing.T) {
 	before := openFDs(t)
-	var s *fdStore
-	called := make(chan struct{})
-	s = newFDStore(10, func(fdEntry) { s.close(); close(called) })
+	inCallback, release := make(chan struct{}), make(chan struct{})
+	s := newFDStore(10, func(fdEntry) { close(inCallback); <-release })
 	a, peer := socketPair(t)
-	other, otherPeer := socketPair(t)
 	mustAdd(t, s, "a", true, 1, a)
-	mustAdd(t, s, "other", false, 1, other)
 	unix.Close(peer)
-	<-called
-	s.mu.Lock()
-	done := s.poller.done
-	s.mu.Unlock()
-	<-done
-	unix.Close(otherPeer)
+	<-inCallback
+	closed := make(chan struct{})
+	go func() { s.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while onRemove runs")
+	case <-time.After(50 * time.Millisecond): // a negative: nothing signals "still blocked"
+	}
+	close(release)
+	<-closed
 	expectFDs(t, before)
 }
 
