@@ -149,13 +149,13 @@ func TestNotifyStartTimeoutAndWatchdog(t *testing.T) {
 	}
 
 	dog := h.notifyApp("dog", func(s *AppSpec) {
-		s.Watchdog = 300 * time.Millisecond
+		s.Watchdog = time.Second
 		s.Restart = RestartPolicy{Policy: RestartOnFailure, Delay: time.Millisecond, MaxDelay: time.Millisecond, Burst: 2, Interval: time.Minute}
 	})
 	dog.expect("fds")
 	for range 4 { // pets keep it alive past its interval
 		dog.do("send WATCHDOG=1")
-		time.Sleep(100 * time.Millisecond) // the pets' spacing is the point: less than the interval
+		time.Sleep(300 * time.Millisecond) // the pets' spacing is the point: well within the interval
 	}
 	if info, _ := h.s.Status("dog"); info.Restarts != 0 || info.Result != "" {
 		t.Fatalf("a petted watchdog fired: %+v", info)
