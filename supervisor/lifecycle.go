@@ -68,6 +68,15 @@ func (r *runState) set(st string) {
 	}
 }
 
+// beginHalt marks an operator's stop of the main process that a start
+// follows (restart, upgrade): its exit then schedules nothing, and the
+// app is not done meanwhile. halting is cleared by the caller.
+func (r *runState) beginHalt() {
+	r.timers.stopAll()
+	r.halting, r.pending, r.ready = true, true, false
+	r.set(StateStopping)
+}
+
 // changes returns a channel closed at the next change of state.
 func (r *runState) changes() <-chan struct{} {
 	if r.changed == nil {

@@ -225,10 +225,7 @@ func (s *Supervisor) startAgain(a *App, halt bool) (AppInfo, error) {
 		}
 	}
 	r := &a.run
-	r.timers.stopAll()
-	r.halting, r.pending = true, true
-	r.set(StateStopping)
-	r.ready = false
+	r.beginHalt()
 	s.mu.Unlock()
 	s.haltProcs(a)
 	s.mu.Lock()

@@ -217,10 +217,7 @@ func (s *Supervisor) swapProgram(a *App, exec string, rep *UpgradeReport) error 
 		return nil
 	}
 	r := &a.run
-	r.timers.stopAll()
-	r.halting, r.pending = true, true
-	r.ready = false
-	r.set(StateStopping)
+	r.beginHalt()
 	pid := a.mainPIDLocked()
 	rep.OldPID = pid
 	s.mu.Unlock()
