@@ -212,7 +212,7 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 		info.Processes = []int{}
 	}
 	for i, l := range a.spec.Listen {
-		li := ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections}
+		li := listenInfo(l)
 		if i < len(a.listen) {
 			li.Address = boundAddress(l.Address, a.listen[i])
 		}
@@ -222,9 +222,7 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 		}
 		info.Listen = append(info.Listen, li)
 	}
-	for _, e := range store {
-		info.FDStore = append(info.FDStore, FDStoreInfo{Name: e.Name, Cont: contstore.ID(e.Key), Added: e.Added, Desc: e.Desc})
-	}
+	info.FDStore = fdStoreInfos(store)
 	if a.group != nil {
 		info.Cgroup = a.cgroupRel
 	}
@@ -244,6 +242,21 @@ func (s *Supervisor) infoOf(a *App) AppInfo {
 	default:
 	}
 	return info
+}
+
+// listenInfo describes a socket as configured; the caller adds what a
+// running app's socket has (its bound port, its connections).
+func listenInfo(l ListenSpec) ListenInfo {
+	return ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections}
+}
+
+// fdStoreInfos describes fd store entries; nil for none.
+func fdStoreInfos(entries []fdEntry) []FDStoreInfo {
+	var out []FDStoreInfo
+	for _, e := range entries {
+		out = append(out, FDStoreInfo{Name: e.Name, Cont: contstore.ID(e.Key), Added: e.Added, Desc: e.Desc})
+	}
+	return out
 }
 
 // usageOf turns a cgroup's stats into the document's usage; the

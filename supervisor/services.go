@@ -2,8 +2,6 @@ package supervisor
 
 import (
 	"fmt"
-
-	"github.com/migrate-run/migrate/contstore"
 	"slices"
 	"sort"
 	"sync"
@@ -303,14 +301,12 @@ func (s *Supervisor) endedInfo(svc *Service) AppInfo {
 	if !ok {
 		info = AppInfo{Name: svc.Name, State: StateInactive, File: svc.File, Restart: svc.Restart.Policy, Processes: []int{}}
 		for _, l := range svc.Listen {
-			info.Listen = append(info.Listen, ListenInfo{Address: l.Address, Name: l.Name, Accept: l.Accept, MaxConnections: l.MaxConnections})
+			info.Listen = append(info.Listen, listenInfo(l))
 		}
 	}
 	info.FDStore = nil
 	if f := s.keptFDStores[svc.Name]; f != nil { // fdstore_preserve: waiting for the next start
-		for _, e := range f.entries() {
-			info.FDStore = append(info.FDStore, FDStoreInfo{Name: e.Name, Cont: contstore.ID(e.Key), Added: e.Added, Desc: e.Desc})
-		}
+		info.FDStore = fdStoreInfos(f.entries())
 	}
 	return info
 }
