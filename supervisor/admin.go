@@ -63,11 +63,13 @@ func (s *Supervisor) admin(c *conn, r *proto.AdminRequest) (any, error) {
 		ci, err := s.Show(contstore.ID(r.Cont), r.Values)
 		return map[string]any{"continuation": ci}, err
 	case proto.AdminSuspend:
-		ids, err := s.Suspend(ctx, contstore.SessionID(r.Session), proto.ReasonOperator)
-		return map[string]any{"continuations": ids}, err
+		st := newStageRecorder()
+		ids, err := s.Suspend(withStages(ctx, st), contstore.SessionID(r.Session), proto.ReasonOperator)
+		return map[string]any{"continuations": ids, "stages": st.times()}, err
 	case proto.AdminResume:
-		res, err := s.Resume(ctx, contstore.ID(r.Cont))
-		return map[string]any{"cont": contstore.ID(r.Cont), "pid": res.PID}, err
+		st := newStageRecorder()
+		res, err := s.Resume(withStages(ctx, st), contstore.ID(r.Cont))
+		return map[string]any{"cont": contstore.ID(r.Cont), "pid": res.PID, "stages": st.times()}, err
 	case proto.AdminDrop:
 		return map[string]any{"cont": contstore.ID(r.Cont)}, s.Drop(contstore.ID(r.Cont))
 	case proto.AdminGC:

@@ -135,16 +135,31 @@ func (a *AdminClient) Show(ctx context.Context, id contstore.ID, values bool) (C
 // Suspend suspends a session (and its dependents) and returns the
 // committed continuations, the session's first.
 func (a *AdminClient) Suspend(ctx context.Context, session contstore.SessionID) ([]contstore.ID, error) {
-	var r struct{ Continuations []contstore.ID }
-	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminSuspend, Session: uint64(session)}, &r)
-	return r.Continuations, err
+	ids, _, err := a.SuspendStages(ctx, session)
+	return ids, err
 }
 
-// Resume resumes a continuation and waits until it is resumed.
+// SuspendStages is Suspend that also returns how long the steps of the
+// session's own suspend took in the supervisor (StageAppSuspend,
+// StageCommit); a supervisor older than the stages returns none.
+func (a *AdminClient) SuspendStages(ctx context.Context, session contstore.SessionID) ([]contstore.ID, StageTimes, error) {
+	var r struct {
+		Continuations []contstore.ID
+		Stages        StageTimes
+	}
+	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminSuspend, Session: uint64(session)}, &r)
+	return r.Continuations, r.Stages, err
+}
+
+// Resume resumes a continuation and waits until it is resumed; the
+// result's Stages say how long its steps took in the supervisor.
 func (a *AdminClient) Resume(ctx context.Context, id contstore.ID) (ResumeResult, error) {
-	var r struct{ PID int }
+	var r struct {
+		PID    int
+		Stages StageTimes
+	}
 	err := a.call(ctx, &proto.AdminRequest{Op: proto.AdminResume, Cont: uint64(id)}, &r)
-	return ResumeResult{PID: r.PID}, err
+	return ResumeResult{PID: r.PID, Stages: r.Stages}, err
 }
 
 // Drop discards a suspended continuation.

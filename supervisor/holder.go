@@ -26,6 +26,9 @@ type heldCont struct {
 	// exec0, when set, replaces the program (Exec.Args[0]) of the resume
 	// in progress: an upgrade's new binary.
 	exec0 string
+	// stages records the steps of the resume in progress for its caller
+	// (withStages); nil for none.
+	stages *stageRecorder
 	// waiters are told how the resume in progress ended: nil once resumed,
 	// an error when it failed and the continuation is suspended again.
 	waiters []chan error

@@ -17,6 +17,10 @@ type ResumeResult struct {
 	// PID is the fresh process of a complete continuation; 0 for an
 	// internal or system one, resumed in a running process.
 	PID int
+	// Stages are how long the resume's steps took in the supervisor
+	// (StageLaunch, StageNotified), as the admin reply carries them
+	// (AdminClient.Resume); Supervisor.Resume leaves it nil.
+	Stages StageTimes
 }
 
 // Resume invokes continuation id and waits until it is resumed: a complete
@@ -41,7 +45,7 @@ func (s *Supervisor) resumeExec(ctx context.Context, c *conn, id contstore.ID, e
 		return ResumeResult{}, err
 	}
 	s.mu.Lock()
-	h.exec0 = exec0
+	h.exec0, h.stages = exec0, stagesOf(ctx)
 	s.mu.Unlock()
 	if err := s.store.Transition(id, contstore.StateSuspended, contstore.StateResuming); err != nil {
 		s.mu.Lock()
@@ -129,7 +133,7 @@ func (s *Supervisor) launchResume(h *heldCont) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume continuation %v: %w", h.rec.ID, err)
 	}
-	s.stage(stageLaunch, time.Since(start))
+	s.stage(h.stages, stageLaunch, time.Since(start))
 	time.AfterFunc(s.cfg.ResumeTimeout, func() { s.resumeOverdue(h, p) })
 	s.log.Info().Str("app", h.app.name).Stringer("cont", h.rec.ID).Int("pid", p.pid).
 		Int("old_pid", h.rec.OldPID).Msg("fresh process started")
@@ -188,7 +192,7 @@ func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 	}
 	s.mu.Lock()
 	if !h.launched.IsZero() {
-		s.stage(stageNotified, time.Since(h.launched))
+		s.stage(h.stages, stageNotified, time.Since(h.launched))
 	}
 	s.finishHeld(h, c)
 	h.finishResume(nil)

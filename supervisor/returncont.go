@@ -22,7 +22,7 @@ func (s *Supervisor) returnCont(c *conn, id uint64, m *proto.ReturnCont, fds []i
 		c.fail(id, err)
 		return
 	}
-	cont, err := s.commit(c, sess, m, fds)
+	cont, err := s.commit(c, sess, m, fds, p.stages)
 	if err != nil {
 		c.fail(id, err)
 	} else {
@@ -34,8 +34,8 @@ func (s *Supervisor) returnCont(c *conn, id uint64, m *proto.ReturnCont, fds []i
 
 // commit turns a ReturnCont into a stored, held continuation. It owns fds:
 // on error all are closed; on success the redundant ones are closed and the
-// rest are in the holder table.
-func (s *Supervisor) commit(c *conn, sess *session, m *proto.ReturnCont, fds []int) (contstore.ID, error) {
+// rest are in the holder table. The commit's duration goes to stages.
+func (s *Supervisor) commit(c *conn, sess *session, m *proto.ReturnCont, fds []int, stages *stageRecorder) (contstore.ID, error) {
 	rec, plan, err := s.buildRecord(c, sess, m, fds)
 	if err != nil {
 		closeFDs(fds)
@@ -46,7 +46,7 @@ func (s *Supervisor) commit(c *conn, sess *session, m *proto.ReturnCont, fds []i
 		closeFDs(fds)
 		return 0, fmt.Errorf("suspend session %v: %w", sess.id, err)
 	}
-	s.stage(stageCommit, time.Since(start))
+	s.stage(stages, stageCommit, time.Since(start))
 	if err := plan.CloseRedundant(); err != nil {
 		s.log.Warn().Err(err).Stringer("cont", rec.ID).Msg("redundant descriptor not closed")
 	}

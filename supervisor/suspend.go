@@ -18,6 +18,7 @@ type pendingSuspend struct {
 	// from then on the deadline no longer applies, the commit decides.
 	claimed bool
 	result  chan suspendResult // one result, from the ReturnCont handler
+	stages  *stageRecorder     // the caller's (withStages), nil for none
 }
 
 type suspendResult struct {
@@ -46,9 +47,10 @@ func (s *Supervisor) suspend(ctx context.Context, c *conn, id contstore.SessionI
 	}
 	depConts := make([]contstore.ID, len(deps))
 	var wg sync.WaitGroup
+	depCtx := withStages(ctx, nil) // the stages are the session's own
 	for i, d := range deps {
 		wg.Go(func() {
-			cont, err := s.suspendOne(ctx, d, proto.ReasonDependency)
+			cont, err := s.suspendOne(depCtx, d, proto.ReasonDependency)
 			if err != nil {
 				s.log.Warn().Err(err).Stringer("session", d).Stringer("cause", id).Msg("dependent session not suspended")
 			}
@@ -102,7 +104,7 @@ func (s *Supervisor) suspendOne(ctx context.Context, id contstore.SessionID, rea
 	}
 	defer c.endRequest(rid)
 	s.mu.Lock()
-	p.id = rid
+	p.id, p.stages = rid, stagesOf(ctx)
 	s.mu.Unlock()
 	timeout := s.cfg.SuspendTimeout
 	req := &proto.SuspendRequest{Session: uint64(id), Reason: reason, DeadlineMS: uint32(timeout / time.Millisecond)}
@@ -117,7 +119,7 @@ func (s *Supervisor) suspendOne(ctx context.Context, id contstore.SessionID, rea
 	var cause error
 	select {
 	case r := <-p.result:
-		s.stage(stageAppSuspend, time.Since(start))
+		s.stage(p.stages, stageAppSuspend, time.Since(start))
 		return r.cont, r.err
 	case m := <-replies:
 		cause = fmt.Errorf("suspend session %v: %w: %w", id, ErrRefused, replyError(m))

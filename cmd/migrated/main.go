@@ -8,6 +8,8 @@
 // refuses to run). It serves the control socket until SIGTERM or SIGINT,
 // then stops its apps, closes the store and exits 0. It holds its cgroup parent (--cgroup-parent) while
 // it runs: a second supervisor on the same parent refuses to start.
+// --cpuprofile FILE profiles the daemon's CPU over its whole run (pprof),
+// written when it exits cleanly: `go tool pprof -top migrated FILE`.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -40,6 +43,7 @@ type flags struct {
 	defaultExpiry, maxExpiry       time.Duration
 	suspendTimeout, stopTimeout    time.Duration
 	resumeTimeout                  time.Duration
+	cpuProfile                     string
 }
 
 func command() *cobra.Command {
@@ -65,6 +69,7 @@ func command() *cobra.Command {
 	fs.DurationVar(&f.suspendTimeout, "suspend-timeout", supervisor.DefaultSuspendTimeout, "how long an app has to answer a suspend request")
 	fs.DurationVar(&f.resumeTimeout, "resume-timeout", supervisor.DefaultResumeTimeout, "how long a fresh process has to confirm its resume")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "how long a stopping app has between SIGTERM and SIGKILL")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file, at a clean exit")
 	return cmd
 }
 
@@ -75,6 +80,13 @@ func run(ctx context.Context, f flags) error {
 	}
 	if err := checkConfig(f.config); err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop(log)
 	}
 	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, CgroupParent: f.cgroupParent,
 		NoCgroups: f.noCgroups, SuspendTimeout: f.suspendTimeout, DefaultExpiry: f.defaultExpiry,
@@ -162,4 +174,25 @@ func orBackground(ctx context.Context) context.Context {
 		return context.Background()
 	}
 	return ctx
+}
+
+// startCPUProfile starts profiling the CPU into path; the returned function
+// stops and writes the profile.
+func startCPUProfile(path string) (func(zerolog.Logger), error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func(log zerolog.Logger) {
+		pprof.StopCPUProfile()
+		if err := out.Close(); err != nil {
+			log.Error().Err(err).Str("file", path).Msg("cpu profile not written")
+			return
+		}
+		log.Info().Str("file", path).Msg("cpu profile written")
+	}, nil
 }
