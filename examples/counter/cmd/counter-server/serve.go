@@ -31,6 +31,9 @@ type stream struct {
 	sess     *migrate.Session
 	interval time.Duration
 	log      func(string, ...any)
+	// resumed is set in a process that resumed a continuation: its first
+	// line, overdue since the suspend, goes at once, not an interval later.
+	resumed bool
 }
 
 // serve is a per-connection child: fresh (the connection on descriptor 3)
@@ -106,7 +109,7 @@ func (s *stream) resume(ctx context.Context) error {
 	if err := r.Confirm(ctx); err != nil {
 		return err
 	}
-	s.conn, s.next, s.sess = r.Conn, next, sess
+	s.conn, s.next, s.sess, s.resumed = r.Conn, next, sess, true
 	s.log("resumed cont %d from old pid %d at %d", r.Cont, r.OldPID, next)
 	return nil
 }
@@ -121,6 +124,18 @@ func (s *stream) run(ctx context.Context) int {
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	line := make([]byte, 0, 24)
+	send := func() bool {
+		line = appendLine(line[:0], s.next)
+		if _, err := s.conn.Write(line); err != nil {
+			s.gone(ctx, err)
+			return false
+		}
+		s.next++
+		return true
+	}
+	if s.resumed && !send() {
+		return 0
+	}
 	for {
 		select {
 		case req := <-suspend:
@@ -128,12 +143,9 @@ func (s *stream) run(ctx context.Context) int {
 				return 0
 			}
 		case <-tick.C:
-			line = appendLine(line[:0], s.next)
-			if _, err := s.conn.Write(line); err != nil {
-				s.gone(ctx, err)
+			if !send() {
 				return 0
 			}
-			s.next++
 		}
 	}
 }
