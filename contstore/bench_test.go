@@ -41,7 +41,8 @@ func putAll(b *testing.B, s *Store, c Continuation, n, writers int) []Continuati
 	return out
 }
 
-func txID(b *testing.B, s *Store) int {
+func txID(b testing.TB, s *Store) int {
+	b.Helper()
 	st, err := s.Stats()
 	if err != nil {
 		b.Fatal(err)

@@ -23,7 +23,10 @@ import (
 // (ErrExists). When the sequence has run out, which only a given ID of
 // 2^64-1 makes happen, Put with ID 0 fails with ErrIDsExhausted. A failed
 // Put writes nothing.
-func (s *Store) Put(c *Continuation) error {
+func (s *Store) Put(c *Continuation) error { return s.put(c, "") }
+
+// put is Put, marking the session st in the same commit unless st is "".
+func (s *Store) put(c *Continuation, st SessionState) error {
 	op := "put continuation"
 	if c.ID != 0 {
 		op += " " + c.ID.String()
@@ -53,6 +56,11 @@ func (s *Store) Put(c *Continuation) error {
 		}
 		if err := b.Put(rec.ID.key(), val); err != nil {
 			return err
+		}
+		if st != "" {
+			if err := markSession(tx, rec.Session, st); err != nil {
+				return err
+			}
 		}
 		return keysOf(&rec).put(tx)
 	})

@@ -43,7 +43,10 @@
 // Every write validates its input first and reports a *ValidationError
 // (ErrInvalid) naming the field; a write that fails for any reason writes
 // nothing. Transition is a compare-and-set on the state and refuses moves
-// the state machine forbids (see State).
+// the state machine forbids (see State). PutMarking and TransitionMarking
+// also set the continuation's session's state in the same commit, so that a
+// suspend (continuation suspended, session suspended) or a resume
+// (continuation resumed, session active) costs one fsync'd commit, not two.
 //
 // # Caveats
 //

@@ -19,7 +19,10 @@ func (s *Store) Transition(id ID, from, to State) error {
 		return fmt.Errorf("transition %s from %s to %s: %w", id, from, to, ErrTransition)
 	}
 	now := time.Now().Round(0).UTC() // outside the function Batch may repeat
-	err := s.update(func(tx *bolt.Tx) error { return moveState(tx, id, from, to, now) })
+	err := s.update(func(tx *bolt.Tx) error {
+		_, err := moveState(tx, id, from, to, now)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("transition %s from %s to %s: %w", id, from, to, err)
 	}
@@ -27,35 +30,36 @@ func (s *Store) Transition(id ID, from, to State) error {
 }
 
 // moveState is Transition's write: it rewrites the record's JSON part (the
-// compressed store is copied as it is) and moves its by-state entry.
-func moveState(tx *bolt.Tx, id ID, from, to State, now time.Time) error {
+// compressed store is copied as it is) and moves its by-state entry. It
+// returns the continuation's session.
+func moveState(tx *bolt.Tx, id ID, from, to State, now time.Time) (SessionID, error) {
 	b := tx.Bucket(bucketContinuations)
 	val := b.Get(id.key())
 	if val == nil {
-		return ErrNotFound
+		return 0, ErrNotFound
 	}
 	f, err := unframe(val)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	c, err := f.decode(id, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if c.State != from {
-		return &StateError{ID: id, Expected: from, Actual: c.State}
+		return 0, &StateError{ID: id, Expected: from, Actual: c.State}
 	}
 	old := keysOf(&c)
 	c.State, c.Changed = to, now
 	js, err := marshalHeader(&c)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := b.Put(id.key(), frame(f.rawLen, js, f.packed)); err != nil {
-		return err
+		return 0, err
 	}
 	if err := tx.Bucket(bucketByState).Delete(old.state); err != nil {
-		return err
+		return 0, err
 	}
-	return tx.Bucket(bucketByState).Put(keysOf(&c).state, nil)
+	return c.Session, tx.Bucket(bucketByState).Put(keysOf(&c).state, nil)
 }
