@@ -1,0 +1,88 @@
+package main
+
+import "github.com/migrate-run/migrate/internal/benchout"
+
+// The paper's numbers (Snoeren et al., "Suspending and Resuming Network
+// Applications using Session Continuations"), as the report quotes them.
+
+// paperStageCol is one same-host column of the paper's Table IV, in ms,
+// keyed by our stage keys where the stages correspond.
+type paperStageCol struct {
+	Name   string
+	Stages map[string]float64
+}
+
+// paperTableIV maps our app to the paper's same-host column it stands in
+// for: counter-server is the paper's client-server benchmark, rshell-server
+// its SSHD.
+var paperTableIV = map[string]paperStageCol{
+	"counter-server": {Name: "benchmark", Stages: map[string]float64{
+		benchout.StageAppSuspend: 0.27,
+		benchout.StageNotified:   54.23,
+		benchout.StageRun:        1.21,
+		benchout.StageEndToEnd:   57,
+	}},
+	"rshell-server": {Name: "SSHD", Stages: map[string]float64{
+		benchout.StageAppSuspend: 0.35,
+		benchout.StageNotified:   56.66,
+		benchout.StageRun:        1.23,
+		benchout.StageEndToEnd:   61,
+	}},
+}
+
+// stageInfo describes a stage key: the paper's name for it and what it
+// spans here.
+type stageInfo struct {
+	Label string // our name for it, when the section gives none
+	Paper string // Table IV's row, or "" when the paper does not split it out
+	Spans string
+}
+
+// stageOrder is the order stages are presented in; unknown keys follow.
+var stageOrder = []string{
+	benchout.StageAppSuspend, benchout.StageCommit, benchout.StageLaunch,
+	benchout.StageNotified, benchout.StageRun, benchout.StageEndToEnd,
+	benchout.StageSuspend, benchout.StageResume,
+}
+
+var stageInfos = map[string]stageInfo{
+	benchout.StageAppSuspend: {"app suspend", "Appl. Suspend", "suspend request sent → continuation committed and acknowledged"},
+	benchout.StageCommit:     {"commit", "", "the continuation's bbolt commit (inside app suspend)"},
+	benchout.StageLaunch:     {"resume launch", "", "launch of the fresh process until its execve succeeded (inside Appl. Notification in the paper)"},
+	benchout.StageNotified:   {"app notified", "Appl. Notification", "fresh process started → it confirmed the resume"},
+	benchout.StageRun:        {"continuation run", "Appl. Continuation", "resume acknowledged → the client receives the next byte"},
+	benchout.StageEndToEnd:   {"end to end", "End-to-End Latency", "suspend request → the client receives the next byte"},
+	benchout.StageSuspend:    {"suspend (admin)", "", "admin suspend: request → acknowledged, as the caller sees it"},
+	benchout.StageResume:     {"resume (admin)", "", "admin resume: request → acknowledged, as the caller sees it"},
+}
+
+// topLevelStages are the stages that follow one another within an end to
+// end suspend + resume (commit is inside app suspend; suspend and resume
+// are the caller's view of the same work): the candidates for "the stage
+// that costs the most".
+var topLevelStages = []string{
+	benchout.StageAppSuspend, benchout.StageLaunch, benchout.StageNotified, benchout.StageRun,
+}
+
+// Other figures the report quotes.
+const (
+	paperEndToEndMs    = 57.0   // Table IV, benchmark server, same host
+	paperScaleSessions = 64     // Fig. 16: 64 simultaneous SSH continuations…
+	paperScaleMs       = 1500.0 // …within 1.5 s
+	paperSSHActive     = 12     // Table III, OpenSSH with Migrate
+	paperSSHInCont     = 8      // descriptors in the continuation
+	paperSSHHeld       = 3      // held after collapse
+	paperSSHRawBytes   = 3600   // Fig. 12: 3.6 KB complete continuation
+)
+
+// floorParts says which floor rows bound a stage: the stage cannot be
+// faster on this machine than the sum of their medians.
+var floorParts = map[string][]string{
+	benchout.StageAppSuspend: {benchout.FloorSCM1, benchout.FloorBoltCommit},
+	benchout.StageSuspend:    {benchout.FloorSCM1, benchout.FloorBoltCommit},
+	benchout.StageCommit:     {benchout.FloorBoltCommit},
+	benchout.StageLaunch:     {benchout.FloorForkExec},
+	benchout.StageNotified:   {benchout.FloorGoStart},
+	benchout.StageResume:     {benchout.FloorGoStart},
+	benchout.StageEndToEnd:   {benchout.FloorSCM1, benchout.FloorBoltCommit, benchout.FloorGoStart},
+}
