@@ -64,12 +64,13 @@ func (a *AdminClient) roundTrip(ctx context.Context, body proto.Body, fds []int)
 		return nil, a.ctxErr(ctx, fmt.Errorf("send %v: %w", body.Type(), err))
 	}
 	for {
-		payload, got, err := fdpass.Recv(a.c, a.buf, 0, proto.DeclaredFDs)
-		closeFDs(got)
+		// One descriptor: a reply too large for a record (a long list)
+		// comes in a sealed memfd.
+		payload, got, err := fdpass.Recv(a.c, a.buf, 1, proto.DeclaredFDs)
 		if err != nil {
 			return nil, a.ctxErr(ctx, fmt.Errorf("receive reply to %v: %w", body.Type(), err))
 		}
-		m, err := proto.Decode(payload)
+		m, err := decodeReply(payload, got)
 		if err != nil {
 			return nil, fmt.Errorf("decode reply to %v: %w", body.Type(), err)
 		}
@@ -84,6 +85,27 @@ func (a *AdminClient) roundTrip(ctx context.Context, body proto.Body, fds []int)
 		}
 		return nil, fmt.Errorf("reply to %v: unexpected %v", body.Type(), m.Body.Type())
 	}
+}
+
+// decodeReply decodes a reply record, its payload read from the sealed
+// memfd it carries when it did not fit a record. It closes fds.
+func decodeReply(rec []byte, fds []int) (proto.Message, error) {
+	defer closeFDs(fds)
+	h, err := proto.DecodeHeader(rec)
+	if err != nil {
+		return proto.Message{}, err
+	}
+	if h.Flags&proto.FlagPayloadMemfd == 0 {
+		return proto.Decode(rec)
+	}
+	if len(fds) == 0 {
+		return proto.Message{}, fmt.Errorf("%w: a memfd payload without its memfd", proto.ErrFDCount)
+	}
+	payload, err := fdpass.ReadSealedMemfd(fds[len(fds)-1], proto.MaxMemfdPayload)
+	if err != nil {
+		return proto.Message{}, fmt.Errorf("read memfd payload: %w", err)
+	}
+	return proto.DecodeMemfd(rec, payload)
 }
 
 func (a *AdminClient) ctxErr(ctx context.Context, err error) error {
