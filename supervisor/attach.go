@@ -48,7 +48,7 @@ func (s *Supervisor) attachResume(ctx context.Context, h *heldCont) error {
 		}
 	}
 	if err == nil {
-		err = s.store.Transition(h.rec.ID, contstore.StateResuming, contstore.StateResumed)
+		err = s.store.TransitionMarking(h.rec.ID, contstore.StateResuming, contstore.StateResumed, contstore.SessionActive)
 	}
 	if err != nil {
 		s.unresume(h, err)

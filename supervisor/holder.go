@@ -32,6 +32,10 @@ type heldCont struct {
 	// waiters are told how the resume in progress ended: nil once resumed,
 	// an error when it failed and the continuation is suspended again.
 	waiters []chan error
+	// marking is the store's record of the resume in progress (suspended →
+	// resuming), which a complete resume commits while its fresh process
+	// starts; nil while none is in progress.
+	marking *resumeMark
 }
 
 // heldTotals returns the number of descriptors the held continuations
@@ -71,6 +75,7 @@ func (h *heldCont) finishResume(err error) {
 	}
 	h.waiters = nil
 	h.resumer = nil
+	h.marking = nil
 }
 
 // wake lets the sweeper reconsider this continuation's expiry, which it

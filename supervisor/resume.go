@@ -47,20 +47,34 @@ func (s *Supervisor) resumeExec(ctx context.Context, c *conn, id contstore.ID, e
 	s.mu.Lock()
 	h.exec0, h.stages = exec0, stagesOf(ctx)
 	s.mu.Unlock()
-	if err := s.store.Transition(id, contstore.StateSuspended, contstore.StateResuming); err != nil {
-		s.mu.Lock()
-		h.state = contstore.StateSuspended
-		h.finishResume(err)
-		s.mu.Unlock()
-		return ResumeResult{}, fmt.Errorf("resume continuation %v: %w", id, err)
-	}
+	s.mu.Lock()
+	m := h.marking
+	s.mu.Unlock()
 	if h.rec.Kind != contstore.KindComplete {
+		if err := s.markResuming(h, m); err != nil {
+			s.mu.Lock()
+			h.state = contstore.StateSuspended
+			h.finishResume(err)
+			s.mu.Unlock()
+			return ResumeResult{}, err
+		}
 		return ResumeResult{}, s.attachResume(ctx, h)
 	}
+	// The store records the resume while the fresh process starts: its
+	// fsync and the launch overlap. The process cannot confirm before the
+	// record is committed (resumed waits for it), and a failed commit
+	// kills it: the store still says suspended.
+	go s.markResuming(h, m)
 	p, err := s.launchResume(h)
 	if err != nil {
 		s.unresume(h, err)
 		return ResumeResult{}, err
+	}
+	if err := m.wait(); err != nil {
+		// Its Resumed fails; its exit suspends the continuation again
+		// (resumerExited).
+		s.log.Error().Err(err).Stringer("cont", id).Int("pid", p.pid).Msg("resume not recorded, killing the fresh process")
+		_ = p.lp.Signal(unix.SIGKILL)
 	}
 	select {
 	case err := <-done:
@@ -90,7 +104,7 @@ func (s *Supervisor) startResume(c *conn, id contstore.ID) (*heldCont, chan erro
 	case !h.rec.Expires.IsZero() && time.Now().After(h.rec.Expires):
 		return nil, nil, fmt.Errorf("resume continuation %v: %w", id, ErrExpired)
 	}
-	h.state = contstore.StateResuming
+	h.state, h.marking = contstore.StateResuming, &resumeMark{done: make(chan struct{})}
 	done := make(chan error, 1)
 	h.waiters = append(h.waiters, done)
 	return h, done, nil
@@ -109,11 +123,40 @@ func (s *Supervisor) notHeld(id contstore.ID) error {
 	return fmt.Errorf("resume continuation %v in state %s: %w", id, rec.State, ErrBadState)
 }
 
+// resumeMark is the commit of a resume's suspended → resuming.
+type resumeMark struct {
+	done chan struct{} // closed once the commit ended
+	err  error         // why it failed, nil once committed; read after done
+}
+
+// wait returns once the commit has ended, with its error.
+func (m *resumeMark) wait() error {
+	<-m.done
+	return m.err
+}
+
+// markResuming records in the store that h's resume is in progress, and
+// ends m, the resume's mark (h.marking), with the outcome.
+func (s *Supervisor) markResuming(h *heldCont, m *resumeMark) error {
+	if err := s.store.Transition(h.rec.ID, contstore.StateSuspended, contstore.StateResuming); err != nil {
+		m.err = fmt.Errorf("resume continuation %v: %w", h.rec.ID, err)
+	}
+	close(m.done)
+	return m.err
+}
+
 // unresume puts a continuation whose resume failed back to suspended,
-// holding its descriptors as before, and tells the waiters why.
+// holding its descriptors as before, and tells the waiters why. The store
+// is set back to suspended once the resume's own record of resuming is
+// committed; one that failed left it suspended.
 func (s *Supervisor) unresume(h *heldCont, cause error) {
-	if err := s.store.Transition(h.rec.ID, contstore.StateResuming, contstore.StateSuspended); err != nil {
-		s.log.Error().Err(err).Stringer("cont", h.rec.ID).Msg("continuation state not restored")
+	s.mu.Lock()
+	m := h.marking
+	s.mu.Unlock()
+	if m == nil || m.wait() == nil {
+		if err := s.store.Transition(h.rec.ID, contstore.StateResuming, contstore.StateSuspended); err != nil {
+			s.log.Error().Err(err).Stringer("cont", h.rec.ID).Msg("continuation state not restored")
+		}
 	}
 	s.mu.Lock()
 	h.state = contstore.StateSuspended
@@ -168,10 +211,12 @@ func (s *Supervisor) resumeSpec(h *heldCont) launcher.Spec {
 }
 
 // resumed handles Resumed from a fresh process: the continuation is
-// resumed, its held descriptors are closed, its session is live again.
+// resumed, its held descriptors are closed, its session is live again. The
+// store records both in one commit, after the resume's record of resuming.
 func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 	s.mu.Lock()
 	h := s.held[id]
+	var m *resumeMark
 	var err error
 	switch {
 	case h == nil:
@@ -182,12 +227,17 @@ func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 		// The fresh process may confirm before launcher.Start has even
 		// returned to the supervisor, so resumer may still be unset.
 		err = fmt.Errorf("confirm continuation %v in state %s: %w", id, h.state, ErrBadState)
+	default:
+		m = h.marking
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if err := s.store.Transition(id, contstore.StateResuming, contstore.StateResumed); err != nil {
+	if err := m.wait(); err != nil {
+		return fmt.Errorf("confirm continuation %v: %w", id, err)
+	}
+	if err := s.store.TransitionMarking(id, contstore.StateResuming, contstore.StateResumed, contstore.SessionActive); err != nil {
 		return fmt.Errorf("confirm continuation %v: %w", id, err)
 	}
 	s.mu.Lock()

@@ -42,7 +42,7 @@ func (s *Supervisor) commit(c *conn, sess *session, m *proto.ReturnCont, fds []i
 		return 0, fmt.Errorf("suspend session %v: %w", sess.id, err)
 	}
 	start := time.Now()
-	if err := s.store.Put(&rec); err != nil {
+	if err := s.store.PutMarking(&rec, contstore.SessionSuspended); err != nil {
 		closeFDs(fds)
 		return 0, fmt.Errorf("suspend session %v: %w", sess.id, err)
 	}

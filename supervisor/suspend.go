@@ -225,8 +225,8 @@ func (s *Supervisor) claimSuspend(c *conn, m *proto.ReturnCont) (*session, *pend
 	return sess, p, nil
 }
 
-// settleSuspend ends a claimed suspend: suspended under cont on success,
-// active again on failure.
+// settleSuspend ends a claimed suspend: suspended under cont on success
+// (the commit recorded the session suspended), active again on failure.
 func (s *Supervisor) settleSuspend(sess *session, p *pendingSuspend, cont contstore.ID, err error) {
 	s.mu.Lock()
 	if sess.pending == p {
@@ -238,8 +238,5 @@ func (s *Supervisor) settleSuspend(sess *session, p *pendingSuspend, cont contst
 		}
 	}
 	s.mu.Unlock()
-	if err == nil {
-		s.markSession(sess, contstore.SessionSuspended)
-	}
 	p.result <- suspendResult{cont: cont, err: err}
 }
