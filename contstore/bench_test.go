@@ -51,10 +51,10 @@ func txID(b testing.TB, s *Store) int {
 }
 
 // BenchmarkPut puts a full continuation (4 KiB store, exec description,
-// five slots) from 1 or 64 goroutines; ns/op is wall time per Put, and
+// five slots) from 1, 2 or 64 goroutines; ns/op is wall time per Put, and
 // commits/op shows how many commits (two fdatasyncs each) a Put costs.
 func BenchmarkPut(b *testing.B) {
-	for _, writers := range []int{1, 64} {
+	for _, writers := range []int{1, 2, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			s, s1 := benchStore(b)
 			c := fullContinuation("sshd", s1)

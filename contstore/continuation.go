@@ -36,8 +36,8 @@ func (s *Store) put(c *Continuation, st SessionState) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	// val leaves the ID out, so it does not depend on the run of the
-	// function below (Batch may run it more than once); rec.ID is set by
-	// every run, and the last one is the one committed.
+	// function below (a shared commit may run it more than once); rec.ID
+	// is set by every run, and the last one is the one committed.
 	given := c.ID
 	err = s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketContinuations)

@@ -58,18 +58,20 @@
 // restarting with many held sessions and to a read-only inspector that
 // cannot rebuild anything.
 //
-// Shared commits. A write from a lone goroutine commits at once. Writes that
-// overlap go through bbolt's Batch, which gathers them into one commit (for
-// up to 10 ms or 1000 writes), so that 64 concurrent Puts cost a few fsyncs,
-// not 64. Batch may run a write's function more than once; every function
-// here derives all it writes from the transaction and from values computed
-// before (times, encodings), so a re-run writes the same. IDs are the
-// exception: they are claimed from the sequence inside the transaction, and
-// nothing computed before it holds one (the stored values leave the ID out,
-// it is the key). When one write of a batch fails, bbolt rolls the
-// transaction back, the sequence with it, and retries the others without
-// it; they claim their IDs again, and the failed one gets its own error,
-// writes nothing and uses up no ID.
+// Shared commits. A write that finds no commit running commits at once.
+// Writes that arrive while a commit runs queue behind it, and as soon as it
+// ends they are committed together, in one transaction and one fsync (group
+// commit, with no delay added: bbolt's Batch would wait up to 10 ms for
+// company), so that 64 concurrent Puts cost a few fsyncs, not 64, and two
+// concurrent ones cost no more than two commits' time. A write's function
+// may run more than once: every function here derives all it writes from
+// the transaction and from values computed before (times, encodings), so a
+// re-run writes the same. IDs are the exception: they are claimed from the
+// sequence inside the transaction, and nothing computed before it holds one
+// (the stored values leave the ID out, it is the key). When one write of a
+// shared commit fails, the transaction is rolled back, the sequence with it,
+// and the others run again without it; the failed one runs alone, gets its
+// own error, writes nothing and uses up no ID.
 //
 // Locking. The file carries a flock: exclusive for a read-write Store,
 // shared for a read-only one. Only one process (and only one Store in a
@@ -97,10 +99,10 @@
 // that only fails its checksum is a meta write torn by a crash, and bbolt
 // falls back to the other one, losing that last, unacknowledged commit.
 // Reads run with memory faults turned into panics and recover bbolt's
-// panics, so a damaged page gives ErrCorrupt rather than a crash. The
-// guard cannot reach the goroutines bbolt starts on its own (a batch's
-// commit, tx.Check), so a file damaged while it is open, or a damaged page
-// first met there, can still crash the process; Check walks every page
-// under the guard before it calls tx.Check. Options.Check runs Check at
-// Open.
+// panics, so a damaged page gives ErrCorrupt rather than a crash. Writes,
+// shared commits included, run on a writer's goroutine under the same
+// guard. The guard cannot reach the goroutine bbolt starts on its own for
+// tx.Check, so a file damaged while it is open, or a damaged page first met
+// there, can still crash the process; Check walks every page under the
+// guard before it calls tx.Check. Options.Check runs Check at Open.
 package contstore

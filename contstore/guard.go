@@ -3,8 +3,6 @@ package contstore
 import (
 	"fmt"
 	"runtime/debug"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // guard runs fn with memory faults turned into panics (bbolt reads through a
@@ -20,15 +18,4 @@ func guard(fn func() error) (err error) {
 		}
 	}()
 	return fn()
-}
-
-// faultsPanic wraps a transaction function for db.Batch, which may run it on
-// a goroutine of its own: faults there become panics too, which Batch
-// recovers and answers by re-running fn on the caller's goroutine, inside
-// guard.
-func faultsPanic(fn func(*bolt.Tx) error) func(*bolt.Tx) error {
-	return func(tx *bolt.Tx) error {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		return fn(tx)
-	}
 }

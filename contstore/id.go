@@ -130,7 +130,7 @@ func keyU64(k []byte) (uint64, bool) {
 // transaction. An id of 0 gets the bucket's next sequence number; any other
 // is the caller's, and the sequence is raised to it, so that no later
 // number collides with it. The sequence lives in the bucket, so a
-// transaction that fails (or that bbolt's Batch re-runs) takes back what it
+// transaction that fails (or that a shared commit re-runs) takes back what it
 // claimed. The caller checks whether a caller-given id is taken.
 func claimID(b *bolt.Bucket, id uint64) (uint64, error) {
 	seq := b.Sequence()

@@ -31,7 +31,7 @@ func (s *Store) TransitionMarking(id ID, from, to State, st SessionState) error 
 	if !st.valid() {
 		return fmt.Errorf("transition %s from %s to %s: %w", id, from, to, invalid("session state", "unknown session state %q", st))
 	}
-	now := time.Now().Round(0).UTC() // outside the function Batch may repeat
+	now := time.Now().Round(0).UTC() // outside the function a shared commit may repeat
 	err := s.update(func(tx *bolt.Tx) error {
 		sess, err := moveState(tx, id, from, to, now)
 		if err != nil {

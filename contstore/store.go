@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,7 +38,7 @@ type Store struct {
 	db       *bolt.DB
 	path     string
 	readOnly bool
-	writers  atomic.Int32 // writes in flight, to skip Batch's delay for a lone one
+	commits  committer // shares commits between concurrent writes
 }
 
 // Open opens the store at path, creating it unless opts.ReadOnly. It takes
@@ -143,21 +142,14 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.path }
 
 // update runs fn in a write transaction and returns once it is committed
-// and fsynced. A lone writer commits at once; concurrent writers go through
-// db.Batch and share commits, so fn may run more than once: it must derive
+// and fsynced. A lone writer commits at once; concurrent writers share
+// commits (committer), so fn may run more than once: it must derive
 // everything from tx and values computed before update.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	fn = faultsPanic(fn)
-	return guard(func() error {
-		defer s.writers.Add(-1)
-		if s.writers.Add(1) == 1 {
-			return boltErr(s.db.Update(fn))
-		}
-		return boltErr(s.db.Batch(fn))
-	})
+	return s.commits.update(s.db, fn)
 }
 
 // view runs fn in a read transaction.

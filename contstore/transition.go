@@ -18,7 +18,7 @@ func (s *Store) Transition(id ID, from, to State) error {
 	if !CanTransition(from, to) {
 		return fmt.Errorf("transition %s from %s to %s: %w", id, from, to, ErrTransition)
 	}
-	now := time.Now().Round(0).UTC() // outside the function Batch may repeat
+	now := time.Now().Round(0).UTC() // outside the function a shared commit may repeat
 	err := s.update(func(tx *bolt.Tx) error {
 		_, err := moveState(tx, id, from, to, now)
 		return err
