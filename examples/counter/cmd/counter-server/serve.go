@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -88,23 +90,32 @@ func (s *stream) start(ctx context.Context) error {
 }
 
 // resume takes over the continuation this process was started for: the
-// connection, the next number, the session; then confirms.
+// connection, the next number, the session; then confirms. The store's
+// value and the session's registration are asked for at once (a Client
+// takes concurrent requests), one round trip to the supervisor instead of
+// two.
 func (s *stream) resume(ctx context.Context) error {
 	r, _, err := migrate.Resumed(ctx)
 	if err != nil {
 		return err
 	}
-	v, err := r.Retrieve(ctx, "next")
-	if err != nil {
+	var (
+		wg      sync.WaitGroup
+		v       []byte
+		sess    *migrate.Session
+		get, rg error
+	)
+	wg.Go(func() { v, get = r.Retrieve(ctx, "next") })
+	wg.Go(func() {
+		sess, rg = r.Register(ctx, migrate.WithName("counter"), migrate.WithHandler(migrate.Complete))
+	})
+	wg.Wait()
+	if err := errors.Join(get, rg); err != nil {
 		return err
 	}
 	next, err := strconv.ParseUint(string(v), 10, 64)
 	if err != nil || next == 0 {
 		return fmt.Errorf("continuation %d: bad \"next\" %q", r.Cont, v)
-	}
-	sess, err := r.Register(ctx, migrate.WithName("counter"), migrate.WithHandler(migrate.Complete))
-	if err != nil {
-		return err
 	}
 	if err := r.Confirm(ctx); err != nil {
 		return err

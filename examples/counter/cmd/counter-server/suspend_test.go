@@ -78,16 +78,29 @@ func TestSuspendAndResumeUnderAFakeSupervisor(t *testing.T) {
 	// Resume: a fresh process with the connection at its old number.
 	logs := startResumed(t, sup.Path, rc, held[0], oldPID)
 	fresh := sup.Accept(t)
-	r, id, _ := fakesup.Expect[*proto.Retrieve](fresh)
-	if r.Cont != 9 || r.Key != "next" {
-		t.Fatalf("Retrieve %+v", *r)
+	// It asks for its store's value and registers the connection at once:
+	// the two requests come in either order, and Resumed only after both
+	// answers.
+	var retrieved, registered bool
+	for range 2 {
+		m, fds := fresh.Recv()
+		switch b := m.Body.(type) {
+		case *proto.Retrieve:
+			if retrieved || b.Cont != 9 || b.Key != "next" {
+				t.Fatalf("Retrieve %+v (a second: %v)", *b, retrieved)
+			}
+			retrieved = true
+			fresh.Send(proto.Message{ID: m.ID, Body: &proto.RetrieveReply{Value: []byte(next)}}, nil)
+		case *proto.GetSession:
+			if registered || b.Cont != 9 || b.Handler != proto.KindComplete || len(fds) != 1 {
+				t.Fatalf("GetSession of the resumed process %+v with %d fds (a second: %v)", *b, len(fds), registered)
+			}
+			registered = true
+			fresh.Ack(m.ID, 2)
+		default:
+			t.Fatalf("resumed process sent %v, want Retrieve and GetSession", m.Body.Type())
+		}
 	}
-	fresh.Send(proto.Message{ID: id, Body: &proto.RetrieveReply{Value: []byte(next)}}, nil)
-	gs, id, _ = fakesup.Expect[*proto.GetSession](fresh)
-	if gs.Cont != 9 || gs.Handler != proto.KindComplete {
-		t.Fatalf("GetSession of the resumed process %+v", *gs)
-	}
-	fresh.Ack(id, 2)
 	rs, id, _ := fakesup.Expect[*proto.Resumed](fresh)
 	if rs.Cont != 9 {
 		t.Fatalf("Resumed %+v", *rs)
