@@ -18,9 +18,9 @@ import (
 //	first     resume acknowledged → the client receives the next number
 //	total     suspend sent → the client receives the next number
 //
-// It reports the median and p99 of each in ms. The supervisor's internal
-// stages (commit, launch, notified) are not exposed outside its process, so
-// they are not broken out here.
+// It reports the median and p99 of each in ms. BenchmarkReportStagesCounter
+// measures the same cycle for the report, with the supervisor's own stages
+// (app suspend, commit, launch, notified) that its admin replies carry.
 //
 //	go test -run '^$' -bench SuspendResumeLatency -benchtime 200x ./tests/
 func BenchmarkSuspendResumeLatency(b *testing.B) {
