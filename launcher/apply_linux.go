@@ -3,6 +3,7 @@
 package launcher
 
 import (
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -34,10 +35,16 @@ func (c *config) apply() error {
 }
 
 // closeOthers marks every descriptor outside the layout close-on-exec: the
-// config socket, whatever the supervisor leaked without O_CLOEXEC, and what
-// the Go runtime opened in the trampoline (/dev/null on a missing stdio
-// slot, its poller). Closing them now could pull one from under the runtime.
+// config socket, the trampoline binary's descriptor, whatever the
+// supervisor leaked without O_CLOEXEC, and what the Go runtime opened in the
+// trampoline (/dev/null on a missing stdio slot, its poller). Closing them
+// now could pull one from under the runtime. close_range(2) does it in a
+// few calls; where the kernel has no CLOSE_RANGE_CLOEXEC (before 5.11) the
+// descriptors are listed from /proc/self/fd.
 func (c *config) closeOthers() error {
+	if c.closeRanges() == nil {
+		return nil
+	}
 	dir, err := os.Open("/proc/self/fd")
 	if err != nil {
 		return &StartError{Op: "close descriptors", Err: err}
@@ -60,6 +67,21 @@ func (c *config) closeOthers() error {
 	return nil
 }
 
+// closeRanges marks the descriptors between and above the kept ones
+// close-on-exec with close_range(2).
+func (c *config) closeRanges() error {
+	first := 0
+	for _, fd := range c.Keep {
+		if fd > first {
+			if err := unix.CloseRange(uint(first), uint(fd-1), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+				return err
+			}
+		}
+		first = fd + 1
+	}
+	return unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+}
+
 // setRlimits uses syscall.Setrlimit, not x/sys: only it tells syscall.Exec
 // not to restore the soft RLIMIT_NOFILE the Go runtime raised at start-up.
 func (c *config) setRlimits() error {
@@ -72,14 +94,16 @@ func (c *config) setRlimits() error {
 	return nil
 }
 
+// setOOMScoreAdj writes oom_score_adj with plain system calls: an os.File
+// would set up the runtime's poller, descriptors and thread included.
 func (c *config) setOOMScoreAdj() error {
 	if c.OOMScoreAdj == nil {
 		return nil
 	}
-	f, err := os.OpenFile("/proc/self/oom_score_adj", os.O_WRONLY, 0)
+	fd, err := unix.Open("/proc/self/oom_score_adj", unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
-		_, err = f.WriteString(strconv.Itoa(*c.OOMScoreAdj))
-		if closeErr := f.Close(); err == nil {
+		_, err = unix.Write(fd, []byte(strconv.Itoa(*c.OOMScoreAdj)))
+		if closeErr := unix.Close(fd); err == nil {
 			err = closeErr
 		}
 	}

@@ -17,10 +17,12 @@ import (
 
 // config is what the parent tells the trampoline: everything about the new
 // process that fork and exec alone cannot set. It travels as one JSON object
-// over the config socket; parent and trampoline are the same binary, so the
-// format needs no version. Cgroups are not in it: the parent places the
-// trampoline before it sends the config.
+// over the config socket. Parent and trampoline may be different binaries
+// (a dedicated trampoline, see SetTrampoline), so it carries
+// protocolVersion. Cgroups are not in it: the parent places the trampoline
+// before it sends the config.
 type config struct {
+	Protocol    int                 `json:"protocol"` // protocolVersion
 	Args        []string            `json:"args"`
 	Env         []string            `json:"env"` // final, but for LISTEN_PID
 	Cwd         string              `json:"cwd"`
@@ -37,6 +39,20 @@ type config struct {
 	Keep        []int               `json:"keep"` // the targets, ascending: every other descriptor is closed at exec
 }
 
+// protocolVersion names the meaning of config, of report and of the
+// descriptor layout the trampoline is started with. Bump it with any change
+// to them: a trampoline given a config of another version reports the
+// failure of step opProtocol, a report whose format never changes, and the
+// parent falls back to running its own binary as the trampoline. It is a
+// variable for the tests only.
+var protocolVersion = 1
+
+// opProtocol is the step a trampoline of another version fails.
+const opProtocol = "trampoline protocol"
+
+// errProtocol is the failure of a config of another protocol version.
+var errProtocol = errors.New("the launcher and the trampoline binary are of different versions")
+
 // maxConfigSize bounds what the trampoline reads: far above what execve
 // accepts as arguments and environment.
 const maxConfigSize = 64 << 20
@@ -45,6 +61,12 @@ const maxConfigSize = 64 << 20
 func decodeConfig(b []byte) (*config, error) {
 	if len(b) > maxConfigSize {
 		return nil, fmt.Errorf("decode config: %d bytes, more than %d", len(b), maxConfigSize)
+	}
+	var head struct {
+		Protocol int `json:"protocol"`
+	}
+	if json.Unmarshal(b, &head) == nil && head.Protocol != protocolVersion {
+		return nil, fmt.Errorf("%w: protocol %d, trampoline %d", errProtocol, head.Protocol, protocolVersion)
 	}
 	var c config
 	if err := decodeStrict(b, &c); err != nil {
@@ -73,6 +95,9 @@ func decodeStrict(b []byte, v any) error {
 // validate checks everything the trampoline relies on. The parent runs it on
 // the config it built from a Spec, so a bad Spec fails before anything starts.
 func (c *config) validate() error {
+	if c.Protocol != protocolVersion {
+		return fmt.Errorf("%w: protocol %d, launcher %d", errProtocol, c.Protocol, protocolVersion)
+	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return invalid("no program: Process.Args is empty")
 	}

@@ -65,10 +65,17 @@ func TestReportRoundTrip(t *testing.T) {
 func validConfig() *config {
 	adj, umask := 5, uint32(0o22)
 	return &config{
-		Args: []string{"/bin/true", "x"}, Env: []string{"A=1"}, Cwd: "/",
+		Protocol: protocolVersion,
+		Args:     []string{"/bin/true", "x"}, Env: []string{"A=1"}, Cwd: "/",
 		UID: 1, GID: 2, Groups: []uint32{3}, Umask: &umask, OOMScoreAdj: &adj,
 		Rlimits:    []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1, Hard: 2}},
 		NoNewPrivs: true, SigMask: SigSetOf(syscall.SIGHUP), ListenPID: true, Keep: []int{0, 1, 5},
+	}
+}
+
+func TestExecMarker(t *testing.T) {
+	if want := encodeReport(report{Exec: true}); string(execMarker) != string(want) {
+		t.Errorf("execMarker = %q, want %q", execMarker, want)
 	}
 }
 
@@ -83,12 +90,14 @@ func TestDecodeConfig(t *testing.T) {
 	}
 	for name, bad := range map[string]string{
 		"empty":         ``,
-		"unknown field": `{"args":["/x"],"cwd":"/","keep":[],"shell":true}`,
-		"trailing":      `{"args":["/x"],"cwd":"/","keep":[]} {}`,
-		"no args":       `{"cwd":"/","keep":[]}`,
-		"keep order":    `{"args":["/x"],"cwd":"/","keep":[3,1]}`,
-		"keep negative": `{"args":["/x"],"cwd":"/","keep":[-1]}`,
-		"bad rlimit":    `{"args":["/x"],"cwd":"/","keep":[],"rlimits":[{"type":"RLIMIT_X","soft":0,"hard":0}]}`,
+		"unknown field": `{"protocol":1,"args":["/x"],"cwd":"/","keep":[],"shell":true}`,
+		"trailing":      `{"protocol":1,"args":["/x"],"cwd":"/","keep":[]} {}`,
+		"no args":       `{"protocol":1,"cwd":"/","keep":[]}`,
+		"keep order":    `{"protocol":1,"args":["/x"],"cwd":"/","keep":[3,1]}`,
+		"keep negative": `{"protocol":1,"args":["/x"],"cwd":"/","keep":[-1]}`,
+		"no protocol":   `{"args":["/x"],"cwd":"/","keep":[]}`,
+		"old protocol":  `{"protocol":0,"args":["/x"],"cwd":"/","keep":[]}`,
+		"bad rlimit":    `{"protocol":1,"args":["/x"],"cwd":"/","keep":[],"rlimits":[{"type":"RLIMIT_X","soft":0,"hard":0}]}`,
 	} {
 		if _, err := decodeConfig([]byte(bad)); err == nil {
 			t.Errorf("%s: decodeConfig accepted %s", name, bad)
@@ -101,8 +110,8 @@ func TestDecodeConfig(t *testing.T) {
 func FuzzDecodeConfig(f *testing.F) {
 	b, _ := json.Marshal(validConfig())
 	f.Add(b)
-	f.Add([]byte(`{"args":["/x"],"cwd":"/","keep":[]}`))
-	f.Add([]byte(`{"args":["a\u0000"],"cwd":"/","keep":[1,1]}`))
+	f.Add([]byte(`{"protocol":1,"args":["/x"],"cwd":"/","keep":[]}`))
+	f.Add([]byte(`{"protocol":1,"args":["a\u0000"],"cwd":"/","keep":[1,1]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeConfig(b)

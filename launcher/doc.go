@@ -22,16 +22,18 @@
 // Start returns once the app's execve has succeeded, or with the reason it
 // failed: ErrInvalidSpec or ErrUnsupported before anything started, a
 // *StartError naming the failed step with its errno, or ErrTrampolineExited.
-// A failed Start leaves nothing running and no descriptor open.
+// A failed Start leaves nothing running and no descriptor open. Starts run
+// concurrently.
 //
 // Go cannot run code between fork and exec, so Start goes through a
-// trampoline, as runc does with its init: it re-executes the running binary
-// (/proc/self/exe, never argv[0]) with the descriptor layout already in
-// place and, at the number just above the highest target, a close-on-exec
-// unix socket on which the parent sends the rest of the description:
+// trampoline, as runc does with its init: it executes a trampoline binary
+// (see Trampoline binary below: the small cmd/migrate-trampoline, or the
+// running binary itself) with the descriptor layout already in place and,
+// at the number just above the highest target, a close-on-exec unix socket
+// on which the parent sends the rest of the description:
 //
-//	parent                                  trampoline (same binary)
-//	  │ fork+exec /proc/self/exe ────────────► │ clone3(CLONE_INTO_CGROUP)
+//	parent                                  trampoline
+//	  │ fork+exec trampoline binary ─────────► │ clone3(CLONE_INTO_CGROUP)
 //	  │   layout at its targets, socket above   │ puts it in the v2 cgroup
 //	  │ write pid to every other cgroup.procs   │ (blocked reading the socket)
 //	  │ ── config ────────────────────────────► │ rlimits, oom_score_adj, umask,
@@ -52,13 +54,58 @@
 // first instruction. When clone3 is refused (an old kernel, a seccomp
 // filter) Start retries once with a plain fork and joins the v2 cgroup
 // through cgroup.procs as well; Process.ClonedIntoCgroup tells which
-// happened.
+// happened. The parent holds a pidfd of the trampoline from its creation,
+// so killing a trampoline that failed cannot reach another process.
 //
 // Every descriptor outside the layout is closed in the app: the trampoline
 // marks all of them close-on-exec, whether the supervisor leaked them without
 // O_CLOEXEC or the trampoline's Go runtime opened them (it opens /dev/null on
 // a missing 0, 1 or 2). Every signal starts with its default disposition, even
 // one the supervisor ignores.
+//
+// # Trampoline binary
+//
+// Any binary that links launcher can serve as the trampoline, and Start
+// uses one of two:
+//
+//   - the dedicated migrate-trampoline (cmd/migrate-trampoline), a binary
+//     that links launcher and nothing else, so that it starts in the time
+//     of the Go runtime alone. Start looks for it under that name
+//     (TrampolineName) in the directory of the running executable, the
+//     first time it needs a trampoline; SetTrampoline names it
+//     explicitly. make build and make install put it beside migrated and
+//     migrate-run.
+//   - the running binary itself, through /proc/self/exe, when there is no
+//     dedicated one, when it was refused, or after SetTrampoline(""): so a
+//     test binary is its own trampoline. This runs the init functions of
+//     every package the binary links (for migrated, some milliseconds of
+//     them: cgroup, protobuf and compression libraries) before the
+//     trampoline's own.
+//
+// The dedicated binary is opened once, and checked on that descriptor: a
+// regular file, owned by root or by the caller's effective uid, not
+// writable by its group or others, executable. A file that fails a check
+// is refused (ErrUnsafeTrampoline) and Start uses the running binary;
+// TrampolineInUse says which binary is in use and why there is no
+// dedicated one. Each start executes the checked descriptor, placed in the
+// child just above the config socket, as /proc/self/fd/N: a file renamed
+// over the path afterwards is never run. The directory is trusted as the
+// supervisor's own is.
+//
+// The dedicated binary may come from another build than the parent. The
+// config carries a protocol version (protocolVersion); a trampoline of
+// another version refuses it with a report whose format never changes,
+// and Start then drops the dedicated binary for good, tells why through
+// TrampolineInUse, and starts the process again with the running binary,
+// before anything of the app ran.
+//
+// The trampoline is cheap but not free, and it is CPU spent in the app's
+// cgroups on every start: the Go runtime's start-up, decoding the config
+// and the steps above, a millisecond or two on a loaded 2-core machine
+// with the dedicated binary against three to five with migrated as its own
+// trampoline (BenchmarkStart, BenchmarkStartConcurrent). It blocks on its
+// socket in raw system calls and never calls LockOSThread, so that the
+// runtime starts no more threads than it must.
 //
 // # Caveats
 //
@@ -86,8 +133,8 @@
 // get from Start. Pdeathsig is not used: it follows the creating thread,
 // not the process, so tearing an app down is the cgroup's job.
 //
-// The trampoline is a Go program and lives, for a few milliseconds, inside
-// the app's cgroups: it counts up to five threads and a few megabytes there.
+// The trampoline is a Go program and lives, for a millisecond or more, inside
+// the app's cgroups: it counts a few threads and a few megabytes there.
 // A pids.max below 8 or a memory limit of that order can make it fail with
 // ErrTrampolineExited. Joining a cgroup v1 hierarchy costs the kernel an RCU
 // grace period, milliseconds per hierarchy; clone3 into the v2 cgroup is

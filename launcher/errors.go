@@ -19,6 +19,11 @@ var (
 	// before it reached execve without saying why: it was killed by a signal
 	// or crashed. The error names its exit status; the child has been reaped.
 	ErrTrampolineExited = errors.New("trampoline exited before exec")
+
+	// ErrUnsafeTrampoline is returned, wrapped, by SetTrampoline when the
+	// trampoline binary is not a regular executable file owned by root or the
+	// caller's effective uid and writable by nobody else.
+	ErrUnsafeTrampoline = errors.New("unsafe trampoline binary")
 )
 
 // StartError says which step of starting the process failed, and why. When

@@ -47,7 +47,7 @@ func TestInvalidSpec(t *testing.T) {
 		{"negative target", func(s *Spec) { s.Files = []FD{{-1, w.n}} }, ErrInvalidSpec},
 		{"negative descriptor", func(s *Spec) { s.Files = []FD{{1, -1}} }, ErrInvalidSpec},
 		{"closed descriptor", func(s *Spec) { s.Files = []FD{{1, closedFD}} }, syscall.EBADF},
-		{"target at the limit", func(s *Spec) { s.Files = []FD{{int(lim.Max) - 1, w.n}} }, ErrInvalidSpec},
+		{"target at the limit", func(s *Spec) { s.Files = []FD{{int(lim.Max) - 2, w.n}} }, ErrInvalidSpec},
 		{"unknown rlimit", func(s *Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, ErrInvalidSpec},
 		{"duplicate rlimit", func(s *Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE"}, {Type: "RLIMIT_CORE"}}

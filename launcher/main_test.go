@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,7 +32,17 @@ func TestMain(m *testing.M) {
 		r.Close()
 		w.Close()
 	}
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	if trampolineBuild.dir != "" {
+		os.RemoveAll(trampolineBuild.dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // checkLeaks fails the test if it ends with descriptors open that were not

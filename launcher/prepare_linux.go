@@ -88,6 +88,7 @@ func checkSupported(p *specs.Process) error {
 
 // layout turns Files into ProcAttr.Files plus one slot above the highest
 // target for the config socket, and returns the targets in ascending order.
+// spawn may add one more slot above, for a dedicated trampoline binary.
 func layout(files []FD) ([]uintptr, []int, error) {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
@@ -124,8 +125,8 @@ func checkFD(f FD, hardLimit uint64) error {
 	if f.Target < 0 || f.FD < 0 {
 		return invalid("negative descriptor in target %d, descriptor %d", f.Target, f.FD)
 	}
-	if uint64(f.Target)+1 >= hardLimit {
-		return invalid("target %d: the layout and the config socket above it must stay below the descriptor limit %d", f.Target, hardLimit)
+	if uint64(f.Target)+2 >= hardLimit {
+		return invalid("target %d: the layout and the two descriptors of the trampoline above it must stay below the descriptor limit %d", f.Target, hardLimit)
 	}
 	if _, err := unix.FcntlInt(uintptr(f.FD), unix.F_GETFD, 0); err != nil {
 		return fmt.Errorf("%w: target %d: descriptor %d: %w", ErrInvalidSpec, f.Target, f.FD, err)
@@ -161,6 +162,7 @@ func sessionAttrs(spec Spec, targets []int) (syscall.SysProcAttr, error) {
 func buildConfig(spec Spec, keep []int) *config {
 	p := spec.Process
 	return &config{
+		Protocol:    protocolVersion,
 		Args:        p.Args,
 		Env:         mergeEnv(p.Env, spec.ExtraEnv),
 		Cwd:         p.Cwd,

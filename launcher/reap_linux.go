@@ -10,13 +10,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// killAndReap kills our unreaped child pid (so the pid cannot have been
-// reused) and reaps it, and describes how it ended.
-func killAndReap(pid int) string {
-	_ = unix.Kill(pid, unix.SIGKILL)
+// kill sends SIGKILL to the trampoline. Through the pidfd it cannot reach
+// another process, even if a reaper of the caller's reaped the trampoline
+// already and its pid was reused; without a pidfd the pid is signalled.
+func (c *child) kill() {
+	if c.pidfd >= 0 {
+		_ = unix.PidfdSendSignal(c.pidfd, unix.SIGKILL, nil, 0)
+		return
+	}
+	_ = unix.Kill(c.pid, unix.SIGKILL)
+}
+
+// killAndReap kills the trampoline and reaps it, and describes how it
+// ended.
+func (c *child) killAndReap() string {
+	c.kill()
 	var ws syscall.WaitStatus
 	for {
-		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		_, err := syscall.Wait4(c.pid, &ws, 0, nil)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}

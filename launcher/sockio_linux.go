@@ -5,6 +5,7 @@ package launcher
 import (
 	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,10 +30,29 @@ func writeAll(fd int, b []byte) error {
 // readAll reads fd until EOF, and at most limit bytes. ECONNRESET, which a
 // unix socket returns when its peer exits with unread data, counts as EOF.
 func readAll(fd int, limit int) ([]byte, error) {
+	return readAllWith(unix.Read, fd, limit)
+}
+
+// readAllRaw is readAll for the trampoline: it blocks in raw read(2)s,
+// which keep the runtime's only P on this thread, where read(2) would have
+// the runtime start another thread to run what little else it has.
+func readAllRaw(fd int, limit int) ([]byte, error) {
+	return readAllWith(rawRead, fd, limit)
+}
+
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func readAllWith(read func(int, []byte) (int, error), fd int, limit int) ([]byte, error) {
 	var out []byte
 	buf := make([]byte, 4096)
 	for {
-		n, err := unix.Read(fd, buf)
+		n, err := read(fd, buf)
 		switch {
 		case err == unix.EINTR:
 			continue

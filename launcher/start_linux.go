@@ -49,80 +49,122 @@ var (
 // remains open.
 //
 // Start blocks until the trampoline has reported; it is safe to call from
-// several goroutines at once.
+// several goroutines at once, and launches run concurrently.
 func Start(spec Spec) (*Process, error) {
 	p, err := prepare(spec)
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}
-	return p.start()
+	proc, exe, err := p.start()
+	var se *StartError
+	if exe != nil && errors.As(err, &se) && se.Op == opProtocol {
+		// A dedicated trampoline of another version: nothing of the app
+		// ran. Use the running binary from now on, and start again.
+		dropTrampoline(exe, fmt.Errorf("trampoline %s: %w", exe.path, se.Err))
+		proc, _, err = p.start()
+	}
+	return proc, err
 }
 
 // start runs the plan: create the trampoline (inside the v2 cgroup when the
 // kernel allows), move it into the remaining cgroups, then send it the config
-// and wait for its verdict.
-func (p *plan) start() (*Process, error) {
+// and wait for its verdict. It returns the dedicated trampoline it ran, nil
+// for the running binary.
+func (p *plan) start() (*Process, *trampolineExe, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("launch %s: create config socket: %w", p.name, os.NewSyscallError("socketpair", err))
+		return nil, nil, fmt.Errorf("launch %s: create config socket: %w", p.name, os.NewSyscallError("socketpair", err))
 	}
 	parent, child := pair[0], pair[1]
 	defer unix.Close(parent)
-	pid, cloned, err := p.spawn(child)
+	exe := acquireTrampoline()
+	c, err := p.spawn(child, exe)
+	tramp.RUnlock()
 	unix.Close(child)
 	if err != nil {
-		return nil, &StartError{Op: "start trampoline", Path: selfExe, Err: err}
+		path := selfExe
+		if exe != nil {
+			path = exe.path
+		}
+		return nil, exe, &StartError{Op: "start trampoline", Path: path, Err: err}
 	}
+	defer c.close()
 	if testHookStarted != nil {
-		testHookStarted(pid)
+		testHookStarted(c.pid)
 	}
 	for _, cg := range p.cgroups {
-		if cg.v2 && cloned {
+		if cg.v2 && c.cloned {
 			continue
 		}
-		if err := joinCgroup(cg.path, pid); err != nil {
-			killAndReap(pid)
-			return nil, &StartError{Op: "join cgroup", Path: cg.path, Err: err}
+		if err := joinCgroup(cg.path, c.pid); err != nil {
+			c.killAndReap()
+			return nil, exe, &StartError{Op: "join cgroup", Path: cg.path, Err: err}
 		}
 	}
-	if err := p.converse(parent, pid); err != nil {
-		return nil, err
+	if err := p.converse(parent, c); err != nil {
+		return nil, exe, err
 	}
-	proc, _ := os.FindProcess(pid) // never fails on Linux; holds a pidfd where there are pidfds
-	return &Process{Pid: pid, ClonedIntoCgroup: cloned, proc: proc}, nil
+	proc, _ := os.FindProcess(c.pid) // never fails on Linux; holds a pidfd where there are pidfds
+	return &Process{Pid: c.pid, ClonedIntoCgroup: c.cloned, proc: proc}, exe, nil
 }
 
-// spawn creates the trampoline with the layout in place and the config
-// socket above it. With a cgroup v2 directory it first tries clone3 with
-// CLONE_INTO_CGROUP, so that even the trampoline never runs outside it; the
-// kernel or a seccomp filter may refuse that (ENOSYS, EPERM, EINVAL, E2BIG,
-// EBUSY...), and Go has no fallback, so any failure is retried once with a
-// plain fork, and the cgroup is then joined through cgroup.procs.
-func (p *plan) spawn(configFD int) (pid int, cloned bool, err error) {
+// child is a trampoline Start created and has not handed over yet.
+type child struct {
+	pid    int
+	pidfd  int // from clone, -1 where the kernel has none: signals reach this process only
+	cloned bool
+}
+
+func (c *child) close() {
+	if c.pidfd >= 0 {
+		unix.Close(c.pidfd)
+	}
+}
+
+// spawn creates the trampoline with the layout in place, the config socket
+// above it and, for a dedicated trampoline exe, the binary's descriptor
+// above that, which the child executes. With a cgroup v2 directory it first
+// tries clone3 with CLONE_INTO_CGROUP, so that even the trampoline never
+// runs outside it; the kernel or a seccomp filter may refuse that (ENOSYS,
+// EPERM, EINVAL, E2BIG, EBUSY...), and Go has no fallback, so any failure is
+// retried once with a plain fork, and the cgroup is then joined through
+// cgroup.procs.
+func (p *plan) spawn(configFD int, exe *trampolineExe) (*child, error) {
 	files := slices.Clone(p.files)
 	files[len(files)-1] = uintptr(configFD)
+	path := selfExe
+	if exe != nil {
+		files = append(files, uintptr(exe.fd))
+		path = execPath(len(files) - 1)
+	}
 	attr := &syscall.ProcAttr{
-		Env:   append([]string{trampolineEnv + "=" + strconv.Itoa(len(files)-1)}, trampolineRuntimeEnv...),
+		Env:   append([]string{trampolineEnv + "=" + strconv.Itoa(len(p.files)-1)}, trampolineRuntimeEnv...),
 		Files: files,
 	}
 	argv := []string{trampolineArg0}
+	c := &child{pidfd: -1}
 	if dir := v2Dir(p.cgroups); dir != "" {
 		cg, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err == nil {
 			sys := p.sys
-			sys.UseCgroupFD, sys.CgroupFD = true, cg
+			sys.UseCgroupFD, sys.CgroupFD, sys.PidFD = true, cg, &c.pidfd
 			attr.Sys = &sys
-			pid, err = startProcess(selfExe, argv, attr)
+			c.pid, err = startProcess(path, argv, attr)
 			unix.Close(cg)
 			if err == nil {
-				return pid, true, nil
+				c.cloned = true
+				return c, nil
 			}
 		}
 	}
 	sys := p.sys
+	sys.PidFD = &c.pidfd
 	attr.Sys = &sys
-	pid, err = startProcess(selfExe, argv, attr)
-	return pid, false, err
+	var err error
+	if c.pid, err = startProcess(path, argv, attr); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // forkExec is syscall.StartProcess without the handle Unix does not have.
@@ -133,12 +175,12 @@ func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) 
 
 // converse sends the config, then reads the trampoline's reports until EOF.
 // On failure it has killed and reaped the trampoline.
-func (p *plan) converse(sock, pid int) error {
+func (p *plan) converse(sock int, c *child) error {
 	sendErr := writeAll(sock, p.config)
 	peerGone := errors.Is(sendErr, unix.EPIPE) || errors.Is(sendErr, unix.ECONNRESET)
 	if sendErr != nil && !peerGone {
 		// The trampoline still waits for its config: stop it so the read ends.
-		_ = unix.Kill(pid, unix.SIGKILL)
+		c.kill()
 	}
 	_ = unix.Shutdown(sock, unix.SHUT_WR)
 	data, readErr := readAll(sock, maxReportSize)
@@ -146,7 +188,7 @@ func (p *plan) converse(sock, pid int) error {
 	if sendErr == nil && readErr == nil && decodeErr == nil && out.execReached && out.failure == nil {
 		return nil
 	}
-	status := killAndReap(pid)
+	status := c.killAndReap()
 	switch {
 	case out.failure != nil:
 		return out.failure

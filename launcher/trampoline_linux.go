@@ -3,8 +3,8 @@
 package launcher
 
 import (
+	"errors"
 	"os"
-	"runtime"
 	"strconv"
 	"syscall"
 
@@ -30,10 +30,10 @@ func init() {
 	if err != nil || sock < 0 {
 		return
 	}
-	// The signal mask and no_new_privs are per thread: set them on the
-	// thread that calls execve. runtime.main holds init on the main thread
-	// already; this keeps it there.
-	runtime.LockOSThread()
+	// The signal mask and no_new_privs are per thread: they must be set on
+	// the thread that calls execve. runtime.main holds init on the main
+	// thread, and the trampoline never returns from init. (LockOSThread
+	// would start one more thread, the runtime's template thread.)
 	os.Exit(trampoline(sock))
 }
 
@@ -64,7 +64,7 @@ func trampoline(sock int) int {
 		_ = writeAll(sock, encodeReport(reportFor(&StartError{Op: "set signal mask", Err: err})))
 		return exitFailed
 	}
-	_ = writeAll(sock, encodeReport(report{Exec: true}))
+	_ = writeAll(sock, execMarker)
 	err = execvp(cfg.Args[0], cfg.Args, env)
 	_ = writeAll(sock, encodeReport(reportFor(&StartError{Op: "exec", Path: cfg.Args[0], Err: err})))
 	return exitFailed
@@ -72,11 +72,14 @@ func trampoline(sock int) int {
 
 // readConfig reads the config until the parent shuts its side down.
 func readConfig(sock int) (*config, error) {
-	b, err := readAll(sock, maxConfigSize)
+	b, err := readAllRaw(sock, maxConfigSize)
 	if err == nil {
 		var cfg *config
 		if cfg, err = decodeConfig(b); err == nil {
 			return cfg, nil
+		}
+		if errors.Is(err, errProtocol) {
+			return nil, &StartError{Op: opProtocol, Err: err}
 		}
 	}
 	return nil, &StartError{Op: "read config", Err: err}

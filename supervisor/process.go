@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -32,16 +33,24 @@ type launchOpts struct {
 }
 
 // launch starts a process of app a: its main process, a fresh process
-// resuming a continuation, or one serving an accepted connection. The start and the
-// registration of its pid happen under startMu, which the reaper takes
-// before it looks a reaped pid up, so no exit is missed however fast the
-// process ends.
+// resuming a continuation, or one serving an accepted connection. Launches
+// run concurrently, and no exit is missed however fast the process ends:
+// the reaper parks the status of a pid it reaps while a launch that may own
+// it is in flight, and the registration below claims it (see
+// launchTable).
 func (s *Supervisor) launch(a *App, spec launcher.Spec, lo launchOpts) (*proc, error) {
-	s.startMu.Lock()
-	defer s.startMu.Unlock()
+	s.mu.Lock()
+	id := s.launches.begin()
+	s.mu.Unlock()
 	lp, err := launcher.Start(spec)
 	if err != nil {
+		s.mu.Lock()
+		s.launches.end(id)
+		s.mu.Unlock()
 		return nil, fmt.Errorf("start process: %w", err)
+	}
+	if s.launches.started != nil {
+		s.launches.started(lp.Pid)
 	}
 	cont := lo.cont
 	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, conn: lo.conn, started: time.Now(), exited: make(chan struct{})}
@@ -55,22 +64,146 @@ func (s *Supervisor) launch(a *App, spec launcher.Spec, lo launchOpts) (*proc, e
 		// Before the process can confirm: it runs from here on.
 		h.resumer, h.launched = p, p.started
 	}
+	s.launches.claim(id, p.pid)
+	s.launches.end(id)
 	s.mu.Unlock()
 	return p, nil
+}
+
+// logTrampoline makes launcher choose its trampoline binary, which it
+// opens and keeps open, and logs which it is and why it is not the
+// dedicated one (launcher.TrampolineName beside the supervisor's binary)
+// when it is not: a refused one is a warning, a missing one only costs
+// time. New calls it, so the descriptor is open before any app starts.
+func (s *Supervisor) logTrampoline() {
+	path, why := launcher.TrampolineInUse()
+	switch {
+	case errors.Is(why, launcher.ErrUnsafeTrampoline):
+		s.log.Warn().Err(why).Str("trampoline", path).Msg("trampoline binary refused, processes start through the supervisor's own binary")
+	case why != nil:
+		s.log.Info().Err(why).Str("trampoline", path).Msg("no dedicated trampoline binary, processes start through the supervisor's own binary")
+	default:
+		s.log.Debug().Str("trampoline", path).Msg("trampoline binary")
+	}
+}
+
+// launchTable lets launches run concurrently without losing an exit. A
+// process may exit, and the reaper reap it, before launcher.Start has even
+// returned its pid. The reaper parks the status of a pid that is not in
+// procs while launches are in flight; the launch that registers the pid
+// claims the status and queues it for the reaper, which then records the
+// exit as if it had just reaped it. A parked status is claimed only by a
+// launch that began before it was reaped, since the process existed before
+// its exit, and it is dropped once every such launch has ended: the pid
+// was then a process the supervisor did not start (a failed launch's
+// trampoline, which launcher reaps or finds reaped, or an orphan). (A launch
+// begun before the reap could only get that pid for its own process if the
+// kernel handed out every other pid up to pid_max while it ran.) The zero
+// value is ready; the first five fields are guarded by Supervisor.mu.
+type launchTable struct {
+	seq      uint64              // launches begun
+	inflight map[uint64]struct{} // launches not ended, by sequence number
+	parked   map[int]parkedExit  // statuses reaped while launches were in flight, by pid
+	claimed  []reapedExit        // statuses claimed by their launch, for the reaper
+	wake     chan struct{}       // signalled when claimed grows or a launch ends; see wakeChan
+
+	// started, when set (by tests), runs between launcher.Start and the
+	// registration of the pid.
+	started func(pid int)
+}
+
+type parkedExit struct {
+	ws  unix.WaitStatus
+	seq uint64 // launches begun when it was reaped
+}
+
+type reapedExit struct {
+	pid int
+	ws  unix.WaitStatus
+}
+
+func (t *launchTable) begin() uint64 {
+	if t.inflight == nil {
+		t.inflight = map[uint64]struct{}{}
+		t.parked = map[int]parkedExit{}
+	}
+	t.seq++
+	t.inflight[t.seq] = struct{}{}
+	return t.seq
+}
+
+// park keeps the status of pid, reaped and not registered, for a launch
+// that may still register it. With no launch in flight nobody will: it is
+// dropped.
+func (t *launchTable) park(pid int, ws unix.WaitStatus) {
+	if len(t.inflight) > 0 {
+		t.parked[pid] = parkedExit{ws: ws, seq: t.seq}
+	}
+}
+
+// claim queues the parked status of pid for the reaper, if launch id can
+// own it.
+func (t *launchTable) claim(id uint64, pid int) {
+	if e, ok := t.parked[pid]; ok && id <= e.seq {
+		delete(t.parked, pid)
+		t.claimed = append(t.claimed, reapedExit{pid: pid, ws: e.ws})
+	}
+}
+
+// end ends launch id, drops the parked statuses no launch in flight can
+// own any more, and wakes the reaper.
+func (t *launchTable) end(id uint64) {
+	delete(t.inflight, id)
+	oldest := t.seq + 1
+	for i := range t.inflight {
+		oldest = min(oldest, i)
+	}
+	for pid, e := range t.parked {
+		if e.seq < oldest {
+			delete(t.parked, pid)
+		}
+	}
+	select {
+	case t.wakeChan() <- struct{}{}:
+	default:
+	}
+}
+
+// settled reports whether no status is parked or claimed: every exit
+// reaped so far has been recorded or is known not to be a launch's.
+func (t *launchTable) settled() bool {
+	return len(t.parked) == 0 && len(t.claimed) == 0
+}
+
+// takeClaimed returns the claimed statuses and empties the queue.
+func (t *launchTable) takeClaimed() []reapedExit {
+	c := t.claimed
+	t.claimed = nil
+	return c
+}
+
+// wakeChan returns the channel that wakes the reaper, made on first use.
+func (t *launchTable) wakeChan() chan struct{} {
+	if t.wake == nil {
+		t.wake = make(chan struct{}, 1)
+	}
+	return t.wake
 }
 
 // reaped records the exit of pid, one of the supervisor's children: an
 // app's main process makes the app exited; a fresh process that exits
 // before confirming its resume puts its continuation back to suspended.
 // Pids the supervisor did not start (a failed launch's trampoline, an
-// orphan reparented to the subreaper) are ignored.
+// orphan reparented to the subreaper) are ignored, once no launch in
+// flight may turn out to have started them.
 func (s *Supervisor) reaped(pid int, ws unix.WaitStatus) {
-	s.startMu.Lock() // waits out a launch still registering pid
 	s.mu.Lock()
-	s.startMu.Unlock()
 	p := s.procs[pid]
 	if p == nil {
 		a := s.mainPIDOwner(pid)
+		if a == nil {
+			s.launches.park(pid, ws)
+		}
 		s.mu.Unlock()
 		if a != nil { // a MAINPID= process, reparented to the subreaper
 			st := exitStatusOf(ws)

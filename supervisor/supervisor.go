@@ -30,9 +30,9 @@ type Supervisor struct {
 	ln    *net.UnixListener
 	wg    sync.WaitGroup // connection, reaper and sweeper goroutines
 
-	// startMu is held across a launch and the registration of its pid, and
-	// by the reaper before it looks a pid up.
-	startMu sync.Mutex
+	// launches are the launches in flight and the exits reaped before
+	// their pids were registered (process.go); guarded by mu.
+	launches launchTable
 
 	mu       sync.Mutex
 	closed   bool
@@ -101,6 +101,7 @@ func New(cfg Config) (_ *Supervisor, retErr error) {
 		return nil, err
 	}
 	s.cg = s.enterLeaf(m)
+	s.logTrampoline() // opens the trampoline binary now, once for the process (process.go)
 	return s, nil
 }
 
