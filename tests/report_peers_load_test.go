@@ -58,6 +58,7 @@ func BenchmarkReportPeerLoad(b *testing.B) {
 	res := benchout.RestartLoad{Clients: loadWorkers, Notes: []string{
 		fmt.Sprintf("%d clients connect over and over and read sdserver's first line (2 s at most each); a restart every %v of load", loadWorkers, peerLoadGap),
 		"restart latency: restart request → a probe connection is greeted by the new process; sdserver stops on SIGTERM by closing its listener and finishing its open connections",
+		"a refused client dials again at once (hammer does not pause), so refused counts attempts, not clients; served shows how much work got through",
 		"systemd-socket-activate passes its socket to the program it execs and is gone with it: it cannot keep the socket across a restart of the program (--accept would start one program per connection instead, inetd style: no long-running server to restart)",
 	}}
 
