@@ -1,8 +1,14 @@
 # migrate — build, test and run the session-continuation supervisor.
 #
-#   make demo    run the main job end to end
-#   make test    every check CI runs: gofmt, go vet, staticcheck, go test -race
-#   make bench   benchmarks (numbers go to docs/bench.md)
+#   make demo         run the main job end to end
+#   make test         every check CI runs: gofmt, go vet, staticcheck, go test -race,
+#                     then make bench-quick (so the benchmark harness cannot rot)
+#   make bench        the report benchmarks (BenchmarkReport*, about 10 minutes on
+#                     2 cores), then docs/bench.md and the plots in docs/bench/
+#   make bench-quick  the same, short (MIGRATE_BENCH_QUICK=1, under 2 minutes), the
+#                     report into a temporary directory (BENCH_QUICK_OUT=DIR keeps
+#                     it); fails if a benchmark fails or a section is missing
+#   make bench-micro  the packages' own micro-benchmarks (go test -bench)
 
 GO          ?= go
 STATICCHECK_VERSION ?= v0.8.2
@@ -12,7 +18,7 @@ PREFIX      ?= /usr/local
 BINDIR      := bin
 CMDS        := $(notdir $(wildcard cmd/*))
 
-.PHONY: all build test lint fmt-check vet staticcheck unit bench demo install clean tools
+.PHONY: all build test lint fmt-check vet staticcheck unit bench bench-quick bench-micro demo install clean tools
 
 all: build
 
@@ -21,7 +27,7 @@ build:
 	@if [ -n "$(CMDS)" ]; then $(GO) build -o $(BINDIR)/ $(addprefix ./cmd/,$(CMDS)); fi
 	$(GO) build ./...
 
-test: lint unit
+test: lint unit bench-quick
 
 lint: fmt-check vet staticcheck
 
@@ -42,8 +48,37 @@ staticcheck: $(STATICCHECK)
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+# The report benchmarks write their sections (internal/benchout) into a
+# fresh directory named by MIGRATE_BENCH_OUT; internal/benchreport turns them
+# into the report. The report is written even when a benchmark failed (from
+# the sections that exist), and then make fails. go test's -timeout does not
+# cover benchmarks, so `timeout` bounds the run (SIGQUIT: the test binary
+# prints its goroutines); the test binaries are compiled first (-exec true)
+# so that the bound is on the benchmarks, not the compiler. -p 1 for the full run: one package's benchmarks at
+# a time, so that they do not measure each other.
+BENCH_RUN           := -run '^$$' -bench '^BenchmarkReport' -benchtime 1x
+BENCH_TIMEOUT       ?= 900
+BENCH_QUICK_TIMEOUT ?= 120
+BENCH_QUICK_OUT     ?=
+BENCH_COMPILE       := $(GO) test -count=1 -run '^$$' -exec true ./... >/dev/null
+BENCH_TMP           := res=$$(mktemp -d) && trap 'rm -rf "$$res"' EXIT && trap 'exit 1' INT TERM
+
+bench: build
+	@$(BENCH_COMPILE)
+	@$(BENCH_TMP) && \
+	MIGRATE_BENCH_OUT=$$res timeout -s QUIT -k 30 $(BENCH_TIMEOUT) $(GO) test -p 1 $(BENCH_RUN) ./...; rc=$$?; \
+	$(GO) run ./internal/benchreport -in "$$res" -out docs || rc=1; \
+	exit $$rc
+
+bench-quick: build
+	@$(BENCH_COMPILE)
+	@$(BENCH_TMP) && out="$(BENCH_QUICK_OUT)" && out="$${out:-$$res/report}" && \
+	MIGRATE_BENCH_QUICK=1 MIGRATE_BENCH_OUT=$$res timeout -s QUIT -k 30 $(BENCH_QUICK_TIMEOUT) $(GO) test $(BENCH_RUN) ./...; rc=$$?; \
+	MIGRATE_BENCH_QUICK=1 $(GO) run ./internal/benchreport -strict -in "$$res" -out "$$out" || rc=1; \
+	exit $$rc
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkReport' -benchmem -count=1 -timeout 30m ./...
 
 # demo: counter-server under migrate-run; a client's session is suspended,
 # held, resumed in a fresh process, and the client sees no gap (scripts/demo.sh).

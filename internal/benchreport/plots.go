@@ -140,6 +140,17 @@ func (log2Ticks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
+// maxY is the largest y of the series.
+func maxY(data []plotter.XYs) float64 {
+	top := 0.0
+	for _, xys := range data {
+		for _, xy := range xys {
+			top = math.Max(top, xy.Y)
+		}
+	}
+	return top
+}
+
 // positive keeps the points a log axis can show.
 func positive(xys plotter.XYs) plotter.XYs {
 	return slices.DeleteFunc(xys, func(p plotter.XY) bool { return p.X <= 0 || p.Y <= 0 })
@@ -294,7 +305,6 @@ func scalePlot(r *results) (*plot.Plot, error) {
 		return nil, nil
 	}
 	p := newPlot(fmt.Sprintf("N simultaneous suspends + resumes (%s), wall-clock time", orDash(r.Scale.App)), "N sessions (log scale)", "wall-clock time (log scale)")
-	p.Legend.Top, p.Legend.Left = false, false
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, log2Ticks{}
 	logMs(&p.Y)
 	p.Y.Label.Text = ""
@@ -305,11 +315,12 @@ func scalePlot(r *results) (*plot.Plot, error) {
 		susp = append(susp, plotter.XY{X: n, Y: pt.SuspendAll})
 		res = append(res, plotter.XY{X: n, Y: pt.ResumeAll})
 	}
-	ok, err := addLines(p, []string{"total (until every client has its next byte)", "suspend all", "resume all"},
-		[]plotter.XYs{positive(total), positive(susp), positive(res)})
+	data := []plotter.XYs{positive(total), positive(susp), positive(res)}
+	ok, err := addLines(p, []string{"total (until every client has its next byte)", "suspend all", "resume all"}, data)
 	if err != nil || !ok {
 		return nil, err
 	}
+	p.Y.Max = math.Max(maxY(data), paperScaleMs) * 8 // room for the legend
 	marks := plotter.XYs{{X: targetScaleN, Y: targetScaleMs}}
 	paper := plotter.XYs{{X: paperScaleSessions, Y: paperScaleMs}}
 	for i, m := range []struct {
@@ -339,7 +350,6 @@ func scaleStagesPlot(r *results) (*plot.Plot, error) {
 	}
 	keys := scaleStageKeys(pts)
 	p := newPlot("Average time per session, by stage, against N", "N sessions (log scale)", "average per session (log scale)")
-	p.Legend.Top, p.Legend.Left = false, false
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, log2Ticks{}
 	logMs(&p.Y)
 	p.Y.Label.Text = ""
@@ -358,6 +368,7 @@ func scaleStagesPlot(r *results) (*plot.Plot, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
+	p.Y.Max = maxY(data) * 8 // room for the legend
 	return p, nil
 }
 
@@ -428,13 +439,7 @@ func capacityTimePlot(r *results) (*plot.Plot, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	top := 0.0
-	for _, xys := range data {
-		for _, xy := range xys {
-			top = math.Max(top, xy.Y)
-		}
-	}
-	p.Y.Max = top * 4 // room for the legend
+	p.Y.Max = maxY(data) * 4 // room for the legend
 	return p, nil
 }
 

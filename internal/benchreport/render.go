@@ -186,8 +186,12 @@ func (rep *report) floor() {
 	w.table([]string{"operation", "median", "p99", "n", "bounds"}, rows)
 	if a, ok1 := floorRow(f, benchout.FloorBoltCommit); ok1 {
 		if b, ok2 := floorRow(f, benchout.FloorFsync4K); ok2 && b.Dist.Median > 0 {
-			w.para("A bbolt commit costs %s one fsync'd 4 KiB write (it writes and syncs the data pages, then the meta page).",
-				fmtFactor(a.Dist.Median/b.Dist.Median))
+			x := a.Dist.Median / b.Dist.Median
+			why := ""
+			if x >= 1.5 {
+				why = " (it writes and syncs the data pages, then the meta page)"
+			}
+			w.para("A bbolt commit costs %s one fsync'd 4 KiB write%s.", fmtFactor(x), why)
 		}
 	}
 	if a, ok1 := floorRow(f, benchout.FloorGoStart); ok1 {

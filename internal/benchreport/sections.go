@@ -133,24 +133,28 @@ func (rep *report) scale() {
 	}
 }
 
-// scaleStageKeys returns the stage keys the points report, in report order.
+// scaleStageKeys returns the stage keys the points report, in report
+// order, without the admin suspend and resume (the caller's view of app
+// suspend and of launch + notified: suspend all and resume all give it).
 func scaleStageKeys(pts []benchout.ScalePoint) []string {
 	seen := map[string]bool{}
 	for _, p := range pts {
 		for k := range p.Avg {
-			seen[k] = true
+			seen[k] = k != benchout.StageSuspend && k != benchout.StageResume
 		}
 	}
 	var keys []string
 	for _, k := range stageOrder {
 		if seen[k] {
 			keys = append(keys, k)
-			delete(seen, k)
 		}
+		delete(seen, k)
 	}
 	rest := make([]string, 0, len(seen))
-	for k := range seen {
-		rest = append(rest, k)
+	for k, ok := range seen {
+		if ok {
+			rest = append(rest, k)
+		}
 	}
 	slices.Sort(rest)
 	return append(keys, rest...)
