@@ -1,10 +1,14 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -44,10 +48,11 @@ func BenchmarkReportScale(b *testing.B) {
 			prof = newProfile(b, benchout.SectionScale)
 		}
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			pt := scaleRound(b, n, prof)
+			pt, cpu := scaleRound(b, n, prof)
 			out.Points = append(out.Points, pt)
 			if prof != nil {
 				out.Profile, out.ProfileTop = prof.finish(b)
+				out.Notes = append(out.Notes, fmt.Sprintf("N=%d, from the first suspend until the last resume acknowledged: %s", n, cpu))
 			}
 		})
 		if b.Failed() {
@@ -63,7 +68,7 @@ func BenchmarkReportScale(b *testing.B) {
 // scaleRound measures one N: it starts migrated (profiled when prof is
 // set), counter-server and N clients, suspends and resumes all N at once,
 // and stops everything before it returns, even on failure.
-func scaleRound(b *testing.B, n int, prof *profile) benchout.ScalePoint {
+func scaleRound(b *testing.B, n int, prof *profile) (benchout.ScalePoint, string) {
 	extra := []string{"--log-level", "info"}
 	if prof != nil {
 		extra = append(extra, "--cpuprofile", prof.path)
@@ -108,6 +113,7 @@ func scaleRound(b *testing.B, n int, prof *profile) benchout.ScalePoint {
 	}
 	b.Logf("N=%d: %d sessions streaming after %v", n, n, time.Since(setup).Round(time.Millisecond))
 
+	cpu0 := takeCPU(d.pid())
 	r := &scaleResults{n: n, conts: make([]contstore.ID, n), sst: make([]supervisor.StageTimes, n),
 		rst: make([]supervisor.StageTimes, n), suspended: make([]time.Time, n), resumed: make([]time.Time, n)}
 	t0 := allAtOnce(b, n, func(i int) (err error) {
@@ -127,6 +133,7 @@ func scaleRound(b *testing.B, n int, prof *profile) benchout.ScalePoint {
 		r.resumed[i], r.rst[i] = time.Now(), res.Stages
 		return err
 	})
+	cpu := takeCPU(d.pid()).since(cpu0)
 	arrived := make([]time.Time, n)
 	parallelB(b, n, func(i int) error {
 		next, err := storedNext(ctx, admins[i], r.conts[i])
@@ -141,15 +148,59 @@ func scaleRound(b *testing.B, n int, prof *profile) benchout.ScalePoint {
 			pt.Failed++
 		}
 	}
-	b.Logf("N=%d: all suspended %.1f ms, all resumed %.1f ms, all clients on %.1f ms; per session %s; %d broken",
-		n, pt.SuspendAll, pt.ResumeAll, pt.Total, fmtAvg(pt.Avg), pt.Failed)
+	b.Logf("N=%d: all suspended %.1f ms, all resumed %.1f ms, all clients on %.1f ms; per session %s; %d broken; %s",
+		n, pt.SuspendAll, pt.ResumeAll, pt.Total, fmtAvg(pt.Avg), pt.Failed, cpu)
 	if pt.Failed != 0 {
 		b.Errorf("N=%d: %d of %d clients' streams broke", n, pt.Failed, n)
 	}
 	if prof != nil {
 		d.stopNow()
 	}
-	return pt
+	return pt, cpu
+}
+
+// cpuTimes are the machine's busy and total CPU time (all CPUs) and
+// migrated's own CPU time at one moment, in clock ticks, from /proc.
+type cpuTimes struct {
+	at                time.Time
+	busy, total, proc uint64
+}
+
+func takeCPU(pid int) cpuTimes {
+	c := cpuTimes{at: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		for i, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseUint(f, 10, 64)
+			c.total += v
+			if i != 3 && i != 4 { // idle, iowait
+				c.busy += v
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		// pid (comm) state ...: utime and stime are fields 14 and 15.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseUint(f[11], 10, 64)
+			s, _ := strconv.ParseUint(f[12], 10, 64)
+			c.proc = u + s
+		}
+	}
+	return c
+}
+
+// since describes the CPU used between c0 and c: how busy the machine's
+// CPUs were and how much of one CPU migrated used.
+func (c cpuTimes) since(c0 cpuTimes) string {
+	if c.total == c0.total {
+		return "CPU not measured"
+	}
+	wall := c.at.Sub(c0.at).Seconds()
+	tick := 0.01 // USER_HZ
+	return fmt.Sprintf("%.1f s, machine CPUs %.0f%% busy, migrated %.2f CPU-s (%.0f%% of one CPU)",
+		wall, 100*float64(c.busy-c0.busy)/float64(c.total-c0.total),
+		float64(c.proc-c0.proc)*tick, 100*float64(c.proc-c0.proc)*tick/wall)
 }
 
 // scaleResults are one round's replies and times, by client.
