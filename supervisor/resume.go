@@ -72,9 +72,14 @@ func (s *Supervisor) resumeExec(ctx context.Context, c *conn, id contstore.ID, e
 	}
 	if err := m.wait(); err != nil {
 		// Its Resumed fails; its exit suspends the continuation again
-		// (resumerExited).
+		// (resumerExited), and the commit's error is the resume's.
 		s.log.Error().Err(err).Stringer("cont", id).Int("pid", p.pid).Msg("resume not recorded, killing the fresh process")
 		_ = p.lp.Signal(unix.SIGKILL)
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		return ResumeResult{PID: p.pid}, err
 	}
 	select {
 	case err := <-done:
