@@ -164,7 +164,7 @@ func (s *stageSamples) write(b *testing.B, section, app string, cycles int, prof
 		out.Notes = append(out.Notes, fmt.Sprintf("%d of %d replies lacked %s", n, cycles, k))
 	}
 	if gap := median(s.d[benchout.StageResume]) - median(s.d[benchout.StageLaunch]) - median(s.d[benchout.StageNotified]); gap > 0 {
-		out.Notes = append(out.Notes, fmt.Sprintf("the caller's resume exceeds launch + notified by %.2f ms (medians): the store's two state transitions (suspended → resuming → resumed, each fsync'd), the admin round trip and the launch's preparation", benchout.Ms(gap)))
+		out.Notes = append(out.Notes, fmt.Sprintf("the caller's resume exceeds launch + notified by %.2f ms (medians): what neither covers: the admin round trip, preparing the launch, and answering the caller once the fresh process confirmed", benchout.Ms(gap)))
 	}
 	if s.early > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d of %d cycles: the next byte arrived before the resume's acknowledgement (run counted 0)", s.early, cycles))
