@@ -64,6 +64,9 @@ func generate(in, out string, info runInfo) (missing []string, err error) {
 	if err := os.MkdirAll(figDir, 0o755); err != nil {
 		return nil, fmt.Errorf("make plot directory: %w", err)
 	}
+	if err := removeStale(figDir); err != nil {
+		return nil, err
+	}
 	profiles, err := copyProfiles(r, in, figDir)
 	if err != nil {
 		return nil, err
@@ -88,6 +91,23 @@ func writeFile(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return errors.Join(fmt.Errorf("write report: %w", err), os.Remove(tmp))
+	}
+	return nil
+}
+
+// removeStale removes the plots and profiles of an earlier report, so that
+// the directory holds only what this report links.
+func removeStale(figDir string) error {
+	for _, pattern := range []string{"*.png", "*.pprof"} {
+		old, err := filepath.Glob(filepath.Join(figDir, pattern))
+		if err != nil {
+			return err
+		}
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("remove an earlier plot: %w", err)
+			}
+		}
 	}
 	return nil
 }

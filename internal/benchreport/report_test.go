@@ -151,6 +151,28 @@ func TestPartialRunReportsMissedTargetsAndMissingSections(t *testing.T) {
 	}
 }
 
+func TestEarlierPlotsAreRemoved(t *testing.T) {
+	out := t.TempDir()
+	if _, err := generate("testdata/full", out, fixedInfo); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(out, plotDir, "README")
+	if err := os.WriteFile(keep, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generate("testdata/partial", out, fixedInfo); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"descriptors.png", "stages-counter.pprof"} {
+		if _, err := os.Stat(filepath.Join(out, plotDir, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s of the earlier report is still there (%v)", gone, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("a file that is not a plot or profile was removed: %v", err)
+	}
+}
+
 func TestEmptyRunStillRenders(t *testing.T) {
 	report, missing, out := generateInto(t, t.TempDir())
 	if len(missing) != len(sections) {
