@@ -80,6 +80,11 @@ func (rep *report) stageTable(section string, s *benchout.Stages) {
 	if worst != "" {
 		w.para("Farthest from its floor: %s, at %s its floor.", worst, fmtFactor(worstX))
 	}
+	if d, ok := stageDist(s, benchout.StageCommit); ok && rep.r.Floor != nil {
+		if f, ok := floorRow(rep.r.Floor, benchout.FloorFsync4K); ok && f.Dist.Median > 0 {
+			w.para("The commit is %s one fsync'd 4 KiB write.", fmtFactor(d.Median/f.Dist.Median))
+		}
+	}
 	w.notes(s.Notes)
 	if _, ok := rep.profiles[section]; ok {
 		rep.profile(section, 15)
