@@ -135,14 +135,18 @@ func socketActivateLoad(b *testing.B, bin, sdserver string, restarts int) bencho
 			b.Error(err)
 		}
 	}()
+	var stops []time.Duration
 	run := restartUnderLoad(b, addr, restarts, func() error {
+		t0 := time.Now()
 		if err := stop(); err != nil {
 			return err
 		}
+		stops = append(stops, time.Since(t0))
 		return start()
 	})
 	run.Tool = toolSocketActivate
-	run.Notes = "a restart: SIGTERM to sdserver (exec'd in socket-activate's place), wait, systemd-socket-activate again"
+	run.Notes = fmt.Sprintf("a restart: SIGTERM to sdserver (exec'd in socket-activate's place), wait for it to exit (median %.0f ms of the restart), systemd-socket-activate again",
+		benchout.Summarize(stops).Median)
 	if b.Failed() {
 		b.Logf("systemd-socket-activate's log:\n%s", readFile(logf))
 	}
