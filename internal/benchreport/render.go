@@ -15,13 +15,14 @@ type report struct {
 	info     runInfo
 	figs     map[string]string
 	profiles map[string]profileRef
+	shown    map[string]bool // profiles whose head is already in the report
 	w        mdWriter
 }
 
 // render writes the whole report. Prose is fixed text and comparisons
 // computed from the sections; a section that is missing says so.
 func render(r *results, info runInfo, figs map[string]string, profiles map[string]profileRef) string {
-	rep := &report{r: r, info: info, figs: figs, profiles: profiles}
+	rep := &report{r: r, info: info, figs: figs, profiles: profiles, shown: map[string]bool{}}
 	rep.header()
 	rep.targets()
 	rep.stages()
@@ -98,6 +99,13 @@ func (rep *report) profile(section string, lines int) {
 	case !ok:
 		w.para("No profile was recorded for %s.", section)
 		return
+	case rep.shown[section]:
+		link := "the " + section + " profile"
+		if ref.File != "" {
+			link = fmt.Sprintf("[%s](%s/%s)", ref.File, plotDir, ref.File)
+		}
+		w.para("Profile: %s, its head shown above.", link)
+		return
 	case ref.File != "":
 		w.para("Profile: [%s](%s/%s) (read it with `go tool pprof -top`); its head:", ref.File, plotDir, ref.File)
 	case ref.Err != "":
@@ -105,6 +113,7 @@ func (rep *report) profile(section string, lines int) {
 	}
 	if strings.TrimSpace(ref.Top) != "" {
 		w.code(headLines(ref.Top, lines))
+		rep.shown[section] = true
 	}
 }
 

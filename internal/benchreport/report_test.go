@@ -133,7 +133,11 @@ func TestPartialRunReportsMissedTargetsAndMissingSections(t *testing.T) {
 		"100,000 not run; at 1,000: 9.8 KiB",
 		"3 of 100 connections over 5 restarts",
 		"What costs the most: restart (median 20.0 ms, p99 50.0 ms).",
+		"Profile: the stages-counter profile, its head shown above.",
 	)
+	if n := strings.Count(report, "26.67%  syscall.Syscall6"); n != 1 {
+		t.Errorf("the stages-counter profile's head is shown %d times, want once", n)
+	}
 	for _, prefix := range []string{"end-to-end", "1,024 simultaneous", "restart under load"} {
 		if row := targetRow(t, report, prefix); !strings.HasSuffix(row, "| **missed** |") {
 			t.Errorf("target %q not missed: %s", prefix, row)
