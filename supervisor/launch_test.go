@@ -2,6 +2,9 @@ package supervisor
 
 import (
 	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,9 +169,19 @@ func TestConcurrentLaunchesMissNoExit(t *testing.T) {
 // BenchmarkLaunchConcurrent launches 64 processes of /bin/true into one
 // app's cgroups at once, each from its own goroutine, and waits until the
 // supervisor has recorded every exit: the launch side of 64 simultaneous
-// resumes.
+// resumes. The trampoline is the test binary ("self") or
+// cmd/migrate-trampoline, built for the benchmark ("dedicated").
 func BenchmarkLaunchConcurrent(b *testing.B) {
+	b.Run("self", func(b *testing.B) { benchmarkLaunchConcurrent(b, "") })
+	b.Run("dedicated", func(b *testing.B) { benchmarkLaunchConcurrent(b, buildTrampoline(b)) })
+}
+
+func benchmarkLaunchConcurrent(b *testing.B, trampoline string) {
 	const n = 64
+	if err := launcher.SetTrampoline(trampoline); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = launcher.SetTrampoline("") })
 	h := newHarness(b, nil)
 	a := launchApp(h)
 	spec := programSpec(a, "/bin/true")
@@ -187,4 +200,21 @@ func BenchmarkLaunchConcurrent(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/launch")
+}
+
+// buildTrampoline builds cmd/migrate-trampoline into a directory removed
+// when b ends, and returns its path.
+func buildTrampoline(b *testing.B) string {
+	b.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		b.Skipf("no go command to build the trampoline: %v", err)
+	}
+	dir := b.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/migrate-trampoline")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build cmd/migrate-trampoline: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, launcher.TrampolineName)
 }
