@@ -36,6 +36,12 @@ type Client struct {
 	attach   func(*Attached) error
 	attached bool  // Attach was acknowledged
 	err      error // why the connection ended; nil while it is up
+
+	// greeted is closed once the supervisor has answered Hello (or the
+	// connection ended first); greetErr, read after it is closed, says
+	// whether the handshake failed.
+	greeted  chan struct{}
+	greetErr error
 }
 
 // waiter is a request waiting for its reply. hook, if set, runs on the
@@ -66,12 +72,34 @@ func Dial(ctx context.Context) (*Client, error) {
 // DialPath connects to the supervisor's SOCK_SEQPACKET control socket at
 // path and does the Hello handshake.
 func DialPath(ctx context.Context, path string) (*Client, error) {
+	conn, err := dialSocket(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(ctx, conn)
+}
+
+// dialStart connects to MIGRATE_SOCKET and sends Hello without waiting for
+// the answer (startClient).
+func dialStart(ctx context.Context) (*Client, error) {
+	path := os.Getenv("MIGRATE_SOCKET")
+	if path == "" {
+		return nil, fmt.Errorf("dial supervisor: %w", ErrNoSupervisor)
+	}
+	conn, err := dialSocket(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return startClient(conn), nil
+}
+
+func dialSocket(ctx context.Context, path string) (*net.UnixConn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unixpacket", path)
 	if err != nil {
 		return nil, fmt.Errorf("dial supervisor at %s: %w", path, err)
 	}
-	return NewClient(ctx, c.(*net.UnixConn))
+	return c.(*net.UnixConn), nil
 }
 
 // NewClient does the Hello handshake on conn, a connected SOCK_SEQPACKET
@@ -82,30 +110,74 @@ func NewClient(ctx context.Context, conn *net.UnixConn) (*Client, error) {
 	if conn == nil {
 		return nil, fmt.Errorf("start client: %w: nil connection", ErrInvalid)
 	}
-	c := &Client{
-		conn:     conn,
-		done:     make(chan struct{}),
-		pending:  make(map[uint64]*waiter),
-		sessions: make(map[uint64]*Session),
-	}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	go c.readLoop()
-	if err := c.hello(ctx); err != nil {
+	c := startClient(conn)
+	if err := c.greeting(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Client) hello(ctx context.Context) error {
-	m, err := c.call(ctx, "hello", &proto.Hello{
-		Version: proto.Version,
-		PID:     uint32(os.Getpid()),
-		App:     truncate(os.Getenv("MIGRATE_APP"), proto.MaxNameLen),
-		Client:  ClientName,
-	}, nil)
+// startClient starts a Client on conn and sends Hello without waiting for
+// the answer: requests made meanwhile go right behind it, and since the
+// supervisor answers an app's requests in the order they came, Hello is
+// answered first. A call returns its reply only once the handshake
+// succeeded (greeting); a failed handshake ends the connection, and with it
+// every call, with its error. A resumed process saves a round trip so.
+func startClient(conn *net.UnixConn) *Client {
+	c := &Client{
+		conn:     conn,
+		done:     make(chan struct{}),
+		pending:  make(map[uint64]*waiter),
+		sessions: make(map[uint64]*Session),
+		greeted:  make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	go c.readLoop()
+	id, ch, err := c.register(nil)
+	if err == nil {
+		err = c.send(proto.Message{ID: id, Body: &proto.Hello{
+			Version: proto.Version,
+			PID:     uint32(os.Getpid()),
+			App:     truncate(os.Getenv("MIGRATE_APP"), proto.MaxNameLen),
+			Client:  ClientName,
+		}}, nil)
+	}
 	if err != nil {
-		return err
+		c.unregister(id)
+		c.greetErr = fmt.Errorf("hello: %w", err)
+		c.shutdown(c.greetErr)
+		close(c.greeted)
+		return c
+	}
+	go func() {
+		if err := c.hello(<-ch); err != nil {
+			c.greetErr = err
+			c.shutdown(err)
+		}
+		close(c.greeted)
+	}()
+	return c
+}
+
+// greeting waits for the handshake and returns its error.
+func (c *Client) greeting(ctx context.Context) error {
+	select {
+	case <-c.greeted:
+		return c.greetErr
+	case <-ctx.Done():
+		return fmt.Errorf("hello: %w", context.Cause(ctx))
+	}
+}
+
+// hello takes the supervisor's answer to Hello.
+func (c *Client) hello(r reply) error {
+	if r.err != nil {
+		return fmt.Errorf("hello: %w", r.err)
+	}
+	m := r.msg
+	if e, ok := m.Body.(*proto.Error); ok {
+		return &SupervisorError{Op: "hello", Code: e.Code, Message: e.Message}
 	}
 	hr, ok := m.Body.(*proto.HelloReply)
 	if !ok {
@@ -122,8 +194,13 @@ func (c *Client) hello(ctx context.Context) error {
 	return nil
 }
 
-// Limits returns what the supervisor said in its HelloReply.
-func (c *Client) Limits() Limits { return c.limits }
+// Limits returns what the supervisor said in its HelloReply (the zero
+// Limits if the handshake failed). On the shared Client of a resumed
+// process (Resumed), it waits for that reply.
+func (c *Client) Limits() Limits {
+	<-c.greeted
+	return c.limits
+}
 
 // Done is closed when the connection to the supervisor has ended (Close, or
 // the supervisor went away); Err then says why.
@@ -145,6 +222,7 @@ func (c *Client) Err() error {
 func (c *Client) Close() error {
 	c.shutdown(ErrClosed)
 	<-c.done
+	<-c.greeted // the handshake's waiter ended with the connection
 	return nil
 }
 

@@ -21,12 +21,25 @@ var std struct {
 // on first use and again after the connection ended. The package-level
 // functions use it.
 func Default(ctx context.Context) (*Client, error) {
+	c, err := shared(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.greeting(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// shared returns the shared Client, connecting if needed without waiting
+// for the answer to Hello: Resumed's first requests go right behind it.
+func shared(ctx context.Context) (*Client, error) {
 	std.mu.Lock()
 	defer std.mu.Unlock()
 	if std.c != nil && std.c.Err() == nil {
 		return std.c, nil
 	}
-	c, err := Dial(ctx)
+	c, err := dialStart(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -66,12 +79,15 @@ func OnAttach(ctx context.Context, fn func(*Attached) error) error {
 
 // Resumed takes over the continuation this process was started to resume,
 // with the default Client; see Client.Resumed. It connects only when
-// MIGRATE_CONT is set.
+// MIGRATE_CONT is set, and does not wait for the supervisor's answer to
+// Hello: the Resumption's first requests (Retrieve, Register) go right
+// behind it, one round trip saved on the way to Confirm, and fail with the
+// handshake's error if it failed.
 func Resumed(ctx context.Context) (*Resumption, bool, error) {
 	if !IsContinuation() {
 		return nil, false, nil
 	}
-	c, err := Default(ctx)
+	c, err := shared(ctx)
 	if err != nil {
 		return nil, true, err
 	}

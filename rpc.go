@@ -36,6 +36,11 @@ func (c *Client) callHook(ctx context.Context, op string, body proto.Body, fds [
 		if r.err != nil {
 			return proto.Message{}, fmt.Errorf("%s: %w", op, r.err)
 		}
+		// A request sent behind a pending Hello (startClient) counts only
+		// if the handshake succeeded; its answer came first.
+		if err := c.greeting(ctx); err != nil {
+			return proto.Message{}, fmt.Errorf("%s: %w", op, err)
+		}
 		if e, ok := r.msg.Body.(*proto.Error); ok {
 			return proto.Message{}, &SupervisorError{Op: op, Code: e.Code, Message: e.Message}
 		}
