@@ -1,7 +1,10 @@
 package supervisor
 
 import (
+	"reflect"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"golang.org/x/sys/unix"
 
@@ -53,6 +56,7 @@ func (s *Supervisor) heldTotals() (before, after int) {
 // hold puts a committed continuation in the holder table and schedules its
 // expiry. The caller holds s.mu.
 func (s *Supervisor) hold(h *heldCont) {
+	h.rec.Exec = s.execs.share(h.app.name, h.rec.Exec)
 	h.sweep = s.wakeSweeper
 	s.held[h.rec.ID] = h
 	s.setExpiry(h.rec.ID, h.rec.Expires)
@@ -106,4 +110,31 @@ func (s *Supervisor) closeHeld() {
 		}
 		delete(s.held, id)
 	}
+}
+
+// execTable lets the held continuations of an app share one exec
+// description: a process-per-connection server suspends every session with
+// the same argv, environment, directory and credentials, and a held copy of
+// each would cost about a kilobyte per session (the environment's strings
+// above all). It keeps the last description seen per app name; a held
+// continuation's Exec is never changed in place (a resume copies it), so
+// sharing it is safe. The zero value is ready; the caller holds s.mu.
+type execTable struct {
+	last map[string]*specs.Process
+}
+
+// share returns the app's last exec description if it equals p, and
+// otherwise remembers p as the last one and returns it.
+func (t *execTable) share(app string, p *specs.Process) *specs.Process {
+	if p == nil {
+		return nil
+	}
+	if last := t.last[app]; last != nil && reflect.DeepEqual(last, p) {
+		return last
+	}
+	if t.last == nil {
+		t.last = map[string]*specs.Process{}
+	}
+	t.last[app] = p
+	return p
 }

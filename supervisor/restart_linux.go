@@ -9,12 +9,18 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/fdpass"
 )
+
+// recoverWriters is how many recovered continuations recover reopens or
+// marks lost at once.
+const recoverWriters = 64
 
 // Meta keys the supervisor keeps in the store.
 const (
@@ -46,7 +52,13 @@ func (s *Supervisor) recover() error {
 	if err != nil {
 		return fmt.Errorf("list continuations: %w", err)
 	}
-	var lost, kept int
+	// Each reopen commits a state change; run recoverWriters of them at
+	// once so that the store's group commit writes them together: one
+	// fsync'd commit per continuation made restarting over 15,000 held
+	// sessions take over a minute.
+	var lost, kept atomic.Int64
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, recoverWriters)
 	for _, c := range conts {
 		if !c.Expires.IsZero() {
 			s.expiries[c.ID] = c.Expires
@@ -56,14 +68,19 @@ func (s *Supervisor) recover() error {
 		default:
 			continue
 		}
-		if s.reopen(c) {
-			kept++
-		} else {
-			lost++
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if s.reopen(c) {
+				kept.Add(1)
+			} else {
+				lost.Add(1)
+			}
+		})
 	}
+	wg.Wait()
 	s.closeStaleSessions()
-	s.log.Info().Int("continuations", len(conts)).Int("lost", lost).Int("reopened", kept).
+	s.log.Info().Int("continuations", len(conts)).Int64("lost", lost.Load()).Int64("reopened", kept.Load()).
 		Bool("same_boot", string(prevBoot) == bootID).Str("previous_run", string(prevRun)).Msg("store recovered")
 	return nil
 }
@@ -97,8 +114,10 @@ func (s *Supervisor) reopen(c contstore.Continuation) bool {
 	// The app is not running in this run: the continuation waits in the
 	// holder table under a placeholder app of that name until an app of that
 	// name starts (StartApp adopts it) or it expires.
+	s.mu.Lock() // recover reopens several at once
 	a := s.orphanApp(c.App)
 	s.held[c.ID] = &heldCont{rec: c, app: a, fds: fds, state: contstore.StateSuspended, sweep: s.wakeSweeper}
+	s.mu.Unlock()
 	s.log.Info().Stringer("cont", c.ID).Str("app", c.App).Int("fds", len(fds)).Msg("continuation reopened")
 	return true
 }

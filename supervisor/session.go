@@ -33,7 +33,7 @@ type session struct {
 	pid  int
 	// fd is the app's number for the connection; dup is the supervisor's
 	// duplicate of it (GetSession's descriptor), held while the session is
-	// registered, -1 after.
+	// registered and not suspended (see releaseDup), -1 otherwise.
 	fd  int32
 	dup int
 	// store is the live session's attribute/value store.
@@ -99,7 +99,7 @@ func (s *Supervisor) reattachSession(c *conn, m *proto.GetSession, fd int, desc 
 		h.sess = sess
 		s.sessions[sess.id] = sess
 	}
-	closeFDs([]int{sess.dup})
+	sess.releaseDup()
 	sess.conn, sess.pid, sess.fd, sess.dup, sess.desc = c, int(c.cred.Pid), m.FD, fd, desc
 	if m.Name != "" {
 		sess.name = m.Name
@@ -107,6 +107,18 @@ func (s *Supervisor) reattachSession(c *conn, m *proto.GetSession, fd int, desc 
 	sess.handler = m.Handler
 	c.log.Info().Stringer("session", sess.id).Stringer("cont", id).Msg("session re-registered")
 	return sess.id, nil
+}
+
+// releaseDup closes the supervisor's duplicate of the session's connection,
+// if it still has one. A suspend releases it as soon as the continuation is
+// committed: the held descriptors are the session's reference from then on,
+// so a held session costs the supervisor one descriptor, not two. The
+// caller holds s.mu.
+func (sess *session) releaseDup() {
+	if sess.dup >= 0 {
+		closeFDs([]int{sess.dup})
+		sess.dup = -1
+	}
 }
 
 // closeSession ends a session (SessionClose): its duplicate is closed and

@@ -40,6 +40,7 @@ type Supervisor struct {
 	orphans  map[string]*App // placeholders of apps with recovered continuations, see adopt
 	sessions map[contstore.SessionID]*session
 	held     map[contstore.ID]*heldCont // the holder table
+	execs    execTable                  // exec descriptions the held continuations share (holder.go)
 	expiries map[contstore.ID]time.Time // every stored continuation with an expiry
 	conns    map[*conn]struct{}
 	procs    map[int]*proc // started and not yet reaped

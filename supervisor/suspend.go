@@ -235,6 +235,7 @@ func (s *Supervisor) settleSuspend(sess *session, p *pendingSuspend, cont contst
 			sess.state = sessionActive
 		} else {
 			sess.state, sess.cont = sessionSuspended, cont
+			sess.releaseDup()
 		}
 	}
 	s.mu.Unlock()

@@ -10,6 +10,8 @@
 // it runs: a second supervisor on the same parent refuses to start.
 // --cpuprofile FILE profiles the daemon's CPU over its whole run (pprof),
 // written when it exits cleanly: `go tool pprof -top migrated FILE`.
+// --memprofile FILE writes a heap profile (after a GC) to FILE each time
+// the daemon gets SIGUSR1: `go tool pprof -sample_index=inuse_space FILE`.
 package main
 
 import (
@@ -44,6 +46,7 @@ type flags struct {
 	suspendTimeout, stopTimeout    time.Duration
 	resumeTimeout                  time.Duration
 	cpuProfile                     string
+	memProfile                     string
 }
 
 func command() *cobra.Command {
@@ -70,6 +73,7 @@ func command() *cobra.Command {
 	fs.DurationVar(&f.resumeTimeout, "resume-timeout", supervisor.DefaultResumeTimeout, "how long a fresh process has to confirm its resume")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "how long a stopping app has between SIGTERM and SIGKILL")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file, at a clean exit")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (pprof) to this file on each SIGUSR1")
 	return cmd
 }
 
@@ -87,6 +91,9 @@ func run(ctx context.Context, f flags) error {
 			return err
 		}
 		defer stop(log)
+	}
+	if f.memProfile != "" {
+		defer heapProfileOnSignal(f.memProfile, log)()
 	}
 	s, err := supervisor.New(supervisor.Config{Socket: f.socket, StateDir: f.stateDir, CgroupParent: f.cgroupParent,
 		NoCgroups: f.noCgroups, SuspendTimeout: f.suspendTimeout, DefaultExpiry: f.defaultExpiry,
