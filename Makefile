@@ -61,20 +61,21 @@ BENCH_TIMEOUT       ?= 900
 BENCH_QUICK_TIMEOUT ?= 120
 BENCH_QUICK_OUT     ?=
 BENCH_COMPILE       := $(GO) test -count=1 -run '^$$' -exec true ./... >/dev/null
-BENCH_TMP           := res=$$(mktemp -d) && trap 'rm -rf "$$res"' EXIT && trap 'exit 1' INT TERM
+BENCH_TMP           := res=$$(mktemp -d) && trap 'rm -rf "$$res"' EXIT && trap 'exit 1' INT TERM && \
+                       load=$$(cut -d' ' -f1-3 /proc/loadavg)
 
 bench: build
 	@$(BENCH_COMPILE)
 	@$(BENCH_TMP) && \
 	MIGRATE_BENCH_OUT=$$res timeout -s QUIT -k 30 $(BENCH_TIMEOUT) $(GO) test -p 1 $(BENCH_RUN) ./...; rc=$$?; \
-	$(GO) run ./internal/benchreport -in "$$res" -out docs || rc=1; \
+	$(GO) run ./internal/benchreport -load-before "$$load" -in "$$res" -out docs || rc=1; \
 	exit $$rc
 
 bench-quick: build
 	@$(BENCH_COMPILE)
 	@$(BENCH_TMP) && out="$(BENCH_QUICK_OUT)" && out="$${out:-$$res/report}" && \
 	MIGRATE_BENCH_QUICK=1 MIGRATE_BENCH_OUT=$$res timeout -s QUIT -k 30 $(BENCH_QUICK_TIMEOUT) $(GO) test $(BENCH_RUN) ./...; rc=$$?; \
-	MIGRATE_BENCH_QUICK=1 $(GO) run ./internal/benchreport -strict -in "$$res" -out "$$out" || rc=1; \
+	MIGRATE_BENCH_QUICK=1 $(GO) run ./internal/benchreport -strict -load-before "$$load" -in "$$res" -out "$$out" || rc=1; \
 	exit $$rc
 
 bench-micro:

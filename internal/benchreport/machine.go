@@ -33,11 +33,14 @@ type machine struct {
 	StoreFS string // file system of the temporary directory the stores live in
 	Go      string // Go version
 	Load    string // /proc/loadavg's first three fields when the report was made
+	// LoadBefore is the same when the benchmarks started, as the caller
+	// (make bench) recorded it; "" when it did not.
+	LoadBefore string
 }
 
 // collectRunInfo reads the date, the commit and the machine now; the
 // generator runs right after the benchmarks, on the same machine.
-func collectRunInfo(in string) runInfo {
+func collectRunInfo() runInfo {
 	commit, dirty := gitState()
 	return runInfo{
 		Date:   time.Now().UTC(),

@@ -27,12 +27,15 @@ func main() {
 	in := flag.String("in", "", "directory the benchmarks wrote their sections to (MIGRATE_BENCH_OUT)")
 	out := flag.String("out", "docs", "directory to write bench.md into; plots and profiles go to its bench/ subdirectory")
 	strict := flag.Bool("strict", false, "exit 1 when a section is missing (the report is written first)")
+	loadBefore := flag.String("load-before", "", "the load average when the benchmarks started, for the report (make bench passes it)")
 	flag.Parse()
 	if *in == "" || flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: benchreport -in DIR [-out DIR] [-strict]")
 		os.Exit(2)
 	}
-	missing, err := generate(*in, *out, collectRunInfo(*in))
+	info := collectRunInfo()
+	info.Machine.LoadBefore = *loadBefore
+	missing, err := generate(*in, *out, info)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)

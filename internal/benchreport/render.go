@@ -58,9 +58,10 @@ func (rep *report) header() {
 		{"kernel", "Linux " + orDash(m.Kernel)},
 		{"file system of the stores", orDash(m.StoreFS)},
 		{"Go", orDash(m.Go)},
-		{"load average when the report was written", orDash(m.Load)},
+		{"load average (1, 5, 15 min) before the benchmarks", orDash(m.LoadBefore)},
+		{"load average (1, 5, 15 min) after them", orDash(m.Load)},
 	})
-	w.para("Reproduce: `make bench` (about 10 minutes on 2 cores; writes this file and `docs/bench/`). " +
+	w.para("Reproduce: `make bench` (under 10 minutes on 2 cores; writes this file and `docs/bench/`). " +
 		"One section alone: `MIGRATE_BENCH_OUT=$(mktemp -d) go test -run '^$' -bench '^BenchmarkReportFloor$' " +
 		"-benchtime 1x ./tests/`, then `go run ./internal/benchreport -in THAT_DIR -out DIR`.")
 	if missing := rep.r.missing(); len(missing) > 0 {

@@ -19,7 +19,7 @@ var fixedInfo = runInfo{
 	Dirty:  true,
 	Machine: machine{
 		CPU: "Test CPU", Cores: 2, Memory: 24 << 30, Kernel: "6.18.0",
-		StoreFS: "ext4 on /dev/vda (mounted at /)", Go: "go1.26.8", Load: "0.10 0.20 0.30",
+		StoreFS: "ext4 on /dev/vda (mounted at /)", Go: "go1.26.8", Load: "0.10 0.20 0.30", LoadBefore: "0.01 0.02 0.03",
 	},
 }
 
@@ -68,6 +68,7 @@ func TestFullRunEveryTargetMetAndEveryFigureDrawn(t *testing.T) {
 		"| commit | 0123456789abcdef0123456789abcdef01234567 (dirty: uncommitted changes) |",
 		"| CPU | Test CPU, 2 cores |",
 		"| file system of the stores | ext4 on /dev/vda (mounted at /) |",
+		"| load average (1, 5, 15 min) before the benchmarks | 0.01 0.02 0.03 |",
 		"`make bench`",
 		"4.20 ms (p99 10.5 ms, 200 cycles)",
 		"33.3× (CRIU 140.0 ms, ours 4.20 ms)",
@@ -322,7 +323,7 @@ func TestTableCellsAreEscaped(t *testing.T) {
 }
 
 func TestRunInfoDescribesThisMachine(t *testing.T) {
-	info := collectRunInfo(t.TempDir())
+	info := collectRunInfo()
 	m := info.Machine
 	if m.Cores < 1 || m.Go == "" || m.Kernel == "" || m.Memory <= 0 {
 		t.Errorf("machine = %+v", m)
