@@ -67,19 +67,22 @@ func (c *config) closeOthers() error {
 	return nil
 }
 
+// closeRange is unix.CloseRange, a seam for tests.
+var closeRange = unix.CloseRange
+
 // closeRanges marks the descriptors between and above the kept ones
 // close-on-exec with close_range(2).
 func (c *config) closeRanges() error {
 	first := 0
 	for _, fd := range c.Keep {
 		if fd > first {
-			if err := unix.CloseRange(uint(first), uint(fd-1), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+			if err := closeRange(uint(first), uint(fd-1), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 				return err
 			}
 		}
 		first = fd + 1
 	}
-	return unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	return closeRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 }
 
 // setRlimits uses syscall.Setrlimit, not x/sys: only it tells syscall.Exec

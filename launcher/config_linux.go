@@ -3,11 +3,8 @@
 package launcher
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,27 +13,27 @@ import (
 )
 
 // config is what the parent tells the trampoline: everything about the new
-// process that fork and exec alone cannot set. It travels as one JSON object
-// over the config socket. Parent and trampoline may be different binaries
-// (a dedicated trampoline, see SetTrampoline), so it carries
-// protocolVersion. Cgroups are not in it: the parent places the trampoline
-// before it sends the config.
+// process that fork and exec alone cannot set. It travels in the binary
+// form of codec_linux.go over the config socket. Parent and trampoline may
+// be different binaries (a dedicated trampoline, see SetTrampoline), so it
+// starts with protocolVersion. Cgroups are not in it: the parent places the
+// trampoline before it sends the config.
 type config struct {
-	Protocol    int                 `json:"protocol"` // protocolVersion
-	Args        []string            `json:"args"`
-	Env         []string            `json:"env"` // final, but for LISTEN_PID
-	Cwd         string              `json:"cwd"`
-	UID         uint32              `json:"uid"`
-	GID         uint32              `json:"gid"`
-	Groups      []uint32            `json:"groups"`
-	Umask       *uint32             `json:"umask,omitempty"`
-	Rlimits     []specs.POSIXRlimit `json:"rlimits,omitempty"`
-	NoNewPrivs  bool                `json:"noNewPrivs,omitempty"`
-	OOMScoreAdj *int                `json:"oomScoreAdj,omitempty"`
-	SigMask     SigSet              `json:"sigMask,omitempty"`
-	ListenPID   bool                `json:"listenPid,omitempty"`
-	PIDEnv      []string            `json:"pidEnv,omitempty"`
-	Keep        []int               `json:"keep"` // the targets, ascending: every other descriptor is closed at exec
+	Protocol    int // protocolVersion
+	Args        []string
+	Env         []string // final, but for LISTEN_PID
+	Cwd         string
+	UID         uint32
+	GID         uint32
+	Groups      []uint32
+	Umask       *uint32
+	Rlimits     []specs.POSIXRlimit
+	NoNewPrivs  bool
+	OOMScoreAdj *int
+	SigMask     SigSet
+	ListenPID   bool
+	PIDEnv      []string
+	Keep        []int // the targets, ascending: every other descriptor is closed at exec
 }
 
 // protocolVersion names the meaning of config, of report and of the
@@ -44,8 +41,8 @@ type config struct {
 // to them: a trampoline given a config of another version reports the
 // failure of step opProtocol, a report whose format never changes, and the
 // parent falls back to running its own binary as the trampoline. It is a
-// variable for the tests only.
-var protocolVersion = 1
+// variable for the tests only. Version 1 sent the config as JSON.
+var protocolVersion = 2
 
 // opProtocol is the step a trampoline of another version fails.
 const opProtocol = "trampoline protocol"
@@ -62,34 +59,17 @@ func decodeConfig(b []byte) (*config, error) {
 	if len(b) > maxConfigSize {
 		return nil, fmt.Errorf("decode config: %d bytes, more than %d", len(b), maxConfigSize)
 	}
-	var head struct {
-		Protocol int `json:"protocol"`
+	if v, ok := peekProtocol(b); ok && v != uint64(protocolVersion) {
+		return nil, fmt.Errorf("%w: protocol %d, trampoline %d", errProtocol, v, protocolVersion)
 	}
-	if json.Unmarshal(b, &head) == nil && head.Protocol != protocolVersion {
-		return nil, fmt.Errorf("%w: protocol %d, trampoline %d", errProtocol, head.Protocol, protocolVersion)
-	}
-	var c config
-	if err := decodeStrict(b, &c); err != nil {
+	c, err := parseConfig(b)
+	if err != nil {
 		return nil, fmt.Errorf("decode config: %w", err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &c, nil
-}
-
-// decodeStrict decodes exactly one JSON value with no unknown fields and
-// nothing after it.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
-	}
-	return nil
+	return c, nil
 }
 
 // validate checks everything the trampoline relies on. The parent runs it on

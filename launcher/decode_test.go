@@ -3,8 +3,9 @@
 package launcher
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
+	"reflect"
 	"slices"
 	"syscall"
 	"testing"
@@ -65,8 +66,7 @@ func TestReportRoundTrip(t *testing.T) {
 func validConfig() *config {
 	adj, umask := 5, uint32(0o22)
 	return &config{
-		Protocol: protocolVersion,
-		Args:     []string{"/bin/true", "x"}, Env: []string{"A=1"}, Cwd: "/",
+		Protocol: protocolVersion, Args: []string{"/bin/true", "x"}, Env: []string{"A=1"}, Cwd: "/",
 		UID: 1, GID: 2, Groups: []uint32{3}, Umask: &umask, OOMScoreAdj: &adj,
 		Rlimits:    []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1, Hard: 2}},
 		NoNewPrivs: true, SigMask: SigSetOf(syscall.SIGHUP), ListenPID: true, Keep: []int{0, 1, 5},
@@ -80,39 +80,60 @@ func TestExecMarker(t *testing.T) {
 }
 
 func TestDecodeConfig(t *testing.T) {
-	b, _ := json.Marshal(validConfig())
+	b := encodeConfig(validConfig())
 	c, err := decodeConfig(b)
 	if err != nil {
 		t.Fatalf("decodeConfig of a valid config: %v", err)
 	}
-	if again, _ := json.Marshal(c); string(again) != string(b) {
-		t.Errorf("round trip changed the config:\n%s\n%s", b, again)
+	if !reflect.DeepEqual(c, validConfig()) {
+		t.Errorf("round trip changed the config:\n%+v\n%+v", validConfig(), c)
 	}
-	for name, bad := range map[string]string{
-		"empty":         ``,
-		"unknown field": `{"protocol":1,"args":["/x"],"cwd":"/","keep":[],"shell":true}`,
-		"trailing":      `{"protocol":1,"args":["/x"],"cwd":"/","keep":[]} {}`,
-		"no args":       `{"protocol":1,"cwd":"/","keep":[]}`,
-		"keep order":    `{"protocol":1,"args":["/x"],"cwd":"/","keep":[3,1]}`,
-		"keep negative": `{"protocol":1,"args":["/x"],"cwd":"/","keep":[-1]}`,
-		"no protocol":   `{"args":["/x"],"cwd":"/","keep":[]}`,
-		"old protocol":  `{"protocol":0,"args":["/x"],"cwd":"/","keep":[]}`,
-		"bad rlimit":    `{"protocol":1,"args":["/x"],"cwd":"/","keep":[],"rlimits":[{"type":"RLIMIT_X","soft":0,"hard":0}]}`,
+	if again := encodeConfig(c); !bytes.Equal(again, b) {
+		t.Errorf("round trip changed the encoding:\n%x\n%x", b, again)
+	}
+	minimal := func(edit func(*config)) []byte {
+		c := &config{Protocol: protocolVersion, Args: []string{"/x"}, Cwd: "/", Keep: []int{}}
+		edit(c)
+		return encodeConfig(c)
+	}
+	// protocol, 1 arg of 2 bytes, no env, cwd of 1 byte, uid, gid, no
+	// groups: the umask flag is byte 11.
+	badFlag := minimal(func(*config) {})
+	if badFlag[11] != 0 {
+		t.Fatalf("the umask flag is not at byte 11 of %x", badFlag)
+	}
+	badFlag[11] = 2
+	for name, bad := range map[string][]byte{
+		"empty":         nil,
+		"truncated":     b[:len(b)-1],
+		"trailing":      append(slices.Clone(b), 0),
+		"bad flag":      badFlag,
+		"long string":   {byte(protocolVersion), 1, 100, '/'},
+		"long list":     {byte(protocolVersion), 100, 1, '/'},
+		"no args":       minimal(func(c *config) { c.Args = nil }),
+		"relative cwd":  minimal(func(c *config) { c.Cwd = "x" }),
+		"keep order":    minimal(func(c *config) { c.Keep = []int{3, 1} }),
+		"keep negative": minimal(func(c *config) { c.Keep = []int{-1} }),
+		"bad rlimit":    minimal(func(c *config) { c.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_X"}} }),
+		"old protocol":  minimal(func(c *config) { c.Protocol = protocolVersion - 1 }),
+		"json":          []byte(`{"protocol":1,"args":["/x"],"cwd":"/","keep":[]}`),
 	} {
-		if _, err := decodeConfig([]byte(bad)); err == nil {
-			t.Errorf("%s: decodeConfig accepted %s", name, bad)
+		if _, err := decodeConfig(bad); err == nil {
+			t.Errorf("%s: decodeConfig accepted %x", name, bad)
 		}
+	}
+	if _, err := decodeConfig(minimal(func(c *config) { c.Protocol++ })); !errors.Is(err, errProtocol) {
+		t.Errorf("a config of another protocol: %v, want errProtocol", err)
 	}
 }
 
 // FuzzDecodeConfig: any input is either refused or yields a config that
-// passes validation and survives a round trip.
+// passes validation and encodes back to the same bytes.
 func FuzzDecodeConfig(f *testing.F) {
-	b, _ := json.Marshal(validConfig())
-	f.Add(b)
-	f.Add([]byte(`{"protocol":1,"args":["/x"],"cwd":"/","keep":[]}`))
-	f.Add([]byte(`{"protocol":1,"args":["a\u0000"],"cwd":"/","keep":[1,1]}`))
-	f.Add([]byte(`[]`))
+	f.Add(encodeConfig(validConfig()))
+	f.Add(encodeConfig(&config{Protocol: protocolVersion, Args: []string{"/x"}, Cwd: "/"}))
+	f.Add(encodeConfig(&config{Protocol: protocolVersion, Args: []string{"a\x00"}, Cwd: "/", Keep: []int{1, 1}}))
+	f.Add([]byte(`{"protocol":2,"args":["/x"],"cwd":"/","keep":[]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeConfig(b)
 		if err != nil {
@@ -121,12 +142,8 @@ func FuzzDecodeConfig(f *testing.F) {
 		if err := c.validate(); err != nil {
 			t.Fatalf("decoded config fails validation: %v", err)
 		}
-		again, err := json.Marshal(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := decodeConfig(again); err != nil {
-			t.Fatalf("re-encoded config refused: %v", err)
+		if again := encodeConfig(c); !bytes.Equal(again, b) {
+			t.Fatalf("re-encoded config differs:\n%x\n%x", b, again)
 		}
 	})
 }

@@ -93,19 +93,23 @@
 // supervisor's own is.
 //
 // The dedicated binary may come from another build than the parent. The
-// config carries a protocol version (protocolVersion); a trampoline of
-// another version refuses it with a report whose format never changes,
-// and Start then drops the dedicated binary for good, tells why through
-// TrampolineInUse, and starts the process again with the running binary,
-// before anything of the app ran.
+// config starts with a protocol version (protocolVersion); a trampoline of
+// another version refuses it, or fails to read it at all, and says so in a
+// report whose format never changes. Start then drops the dedicated binary
+// for good, tells why through TrampolineInUse, and starts the process again
+// with the running binary: nothing of the app ran yet.
 //
 // The trampoline is cheap but not free, and it is CPU spent in the app's
-// cgroups on every start: the Go runtime's start-up, decoding the config
-// and the steps above, a millisecond or two on a loaded 2-core machine
-// with the dedicated binary against three to five with migrated as its own
-// trampoline (BenchmarkStart, BenchmarkStartConcurrent). It blocks on its
-// socket in raw system calls and never calls LockOSThread, so that the
-// runtime starts no more threads than it must.
+// cgroups on every start. With the dedicated binary a start of /bin/true
+// took about 1.8 ms and 2 ms of the children's CPU on a 2-core machine
+// that was busy with other work, against 3.8 to 4.4 ms and 4 to 4.8 ms
+// with migrated as its own trampoline (BenchmarkStart,
+// BenchmarkStartConcurrent). What remains is mostly the Go runtime's own
+// start-up and the two execve calls: the trampoline's work proper (reading
+// and applying the config, whose binary form needs no reflection) is about
+// a tenth of it. It blocks on its socket in raw system calls and never
+// calls LockOSThread, so that the runtime starts no more threads than it
+// must (two besides the main one).
 //
 // # Caveats
 //

@@ -3,7 +3,6 @@
 package launcher
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"syscall"
@@ -54,11 +53,7 @@ func prepare(spec Spec) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
-	}
-	return &plan{name: cfg.Args[0], config: b, files: files, sys: sys, cgroups: cgroups}, nil
+	return &plan{name: cfg.Args[0], config: encodeConfig(cfg), files: files, sys: sys, cgroups: cgroups}, nil
 }
 
 // checkSupported refuses the runtime-spec fields launcher cannot honour.

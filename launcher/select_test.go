@@ -16,15 +16,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// otherProtocolDir is the directory name that makes a copy of the test
-// binary, run as a trampoline from there, speak another protocol version.
-const otherProtocolDir = "other-protocol"
+// Directory names that change a copy of the test binary run as a
+// trampoline from there: it speaks another protocol version, or its kernel
+// seems to have no close_range(2).
+const (
+	otherProtocolDir = "other-protocol"
+	noCloseRangeDir  = "no-close-range"
+)
 
 // Package variables are initialised before any init function, the
 // trampoline's included.
 var _ = func() bool {
-	if exe, err := os.Executable(); err == nil && filepath.Base(filepath.Dir(exe)) == otherProtocolDir {
+	exe, _ := os.Executable()
+	switch filepath.Base(filepath.Dir(exe)) {
+	case otherProtocolDir:
 		protocolVersion++
+	case noCloseRangeDir:
+		closeRange = func(uint, uint, uint) error { return unix.ENOSYS }
 	}
 	return true
 }()
@@ -147,6 +155,29 @@ func TestDedicatedTrampoline(t *testing.T) {
 			t.Errorf("the trampoline ran %s, want %s", exe, path)
 		}
 	}
+}
+
+// TestLayoutWithoutCloseRange: where the kernel has no close_range(2), the
+// trampoline lists /proc/self/fd instead, and the app gets exactly its
+// layout all the same, a leaked descriptor closed.
+func TestLayoutWithoutCloseRange(t *testing.T) {
+	checkLeaks(t)
+	resetTrampoline(t)
+	if err := SetTrampoline(copyTestBinary(t, filepath.Join(t.TempDir(), noCloseRangeDir), 0o755)); err != nil {
+		t.Fatal(err)
+	}
+	null := openRaw(t, "/dev/null", unix.O_RDONLY)
+	_, out := pipe(t)
+	leaked, err := unix.Dup(null.n) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRawFD(t, leaked, "leaked")
+	spec := helperSpec(t, "report")
+	spec.Files = []FD{{0, null.n}, {1, out.n}, {5, null.n}}
+	rep, _, rp := runReport(t, spec)
+	requireLayout(t, rep, map[int]int{0: null.n, 1: out.n, 5: null.n, reportTarget: rp.n})
+	requireNoChildren(t)
 }
 
 // TestTrampolineRefused: SetTrampoline refuses a binary others could have

@@ -57,10 +57,12 @@ func Start(spec Spec) (*Process, error) {
 	}
 	proc, exe, err := p.start()
 	var se *StartError
-	if exe != nil && errors.As(err, &se) && se.Op == opProtocol {
-		// A dedicated trampoline of another version: nothing of the app
-		// ran. Use the running binary from now on, and start again.
-		dropTrampoline(exe, fmt.Errorf("trampoline %s: %w", exe.path, se.Err))
+	if exe != nil && errors.As(err, &se) && (se.Op == opProtocol || se.Op == "read config") {
+		// A dedicated trampoline of another version (one that cannot even
+		// read this version's config says so only as a failure to read a
+		// config the parent built and checked): nothing of the app ran.
+		// Use the running binary from now on, and start again.
+		dropTrampoline(exe, fmt.Errorf("trampoline %s: %w", exe.path, se))
 		proc, _, err = p.start()
 	}
 	return proc, err
