@@ -46,7 +46,10 @@
 // descriptor numbers (never *os.File, whose finalizer could close one),
 // indexed as the record's Slot.Held says, until the continuation is
 // resumed, dropped or expired. The session's own GetSession duplicate is
-// held beside it while the session is registered.
+// held while the session is live and closed once a suspend commits, so a
+// held session costs one descriptor per kernel object and no more. Held
+// complete continuations of one app with equal exec descriptions share one
+// copy of it.
 //
 // Resume. A complete continuation is resumed in a fresh process started with
 // launcher in the app's cgroup: every slot at its original number, dup'ed

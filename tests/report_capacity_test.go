@@ -65,10 +65,15 @@ func BenchmarkReportCapacity(b *testing.B) {
 			n, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(live, n)))
 		out.Points = append(out.Points, pt)
 	}
+	if k := len(out.Points); k >= 2 {
+		p, q := out.Points[k-2], out.Points[k-1]
+		out.Notes = append(out.Notes, fmt.Sprintf("From %d to %d held, RSS grew by %.0f B per added session (the fixed part left out).",
+			p.Sessions, q.Sessions, perSession(q.RSSBytes-q.BaseRSSBytes-(p.RSSBytes-p.BaseRSSBytes), q.Sessions-p.Sessions)))
+	}
 	out.Profile, out.ProfileTop = heap.finish(b)
 	out.Notes = append(out.Notes,
-		"Each held session is a loopback TCP connection, suspended as a complete continuation (the connection, one stored number, the driver's exec description) by one of 32 control connections of tests/internal/sessionfill at once.",
-		"Restart: SIGTERM, then a fresh migrated over the same store until it answers stats. The held connections die with the old process; the new one marks every continuation lost (kept: those whose descriptors are all regular files it can reopen by path).")
+		"Each held session is a loopback TCP connection, suspended as a complete continuation (the connection, one stored number, the driver's exec description) by tests/internal/sessionfill over 32 control connections at once; fill is dial, accept, GetSession and ReturnCont of every session.",
+		"Restart: SIGTERM, then a fresh migrated over the same store until it answers stats. The held connections die with the old process (their clients see them close); the new one marks every continuation lost (it keeps only those whose descriptors are all regular files it can reopen by path).")
 	if err := benchout.Write(benchout.SectionCapacity, out); err != nil {
 		b.Fatal(err)
 	}
