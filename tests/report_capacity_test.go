@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
 	"github.com/migrate-run/migrate/contstore"
@@ -57,12 +58,14 @@ func BenchmarkReportCapacity(b *testing.B) {
 			}
 			n = fits
 		}
-		pt, live := capacityAt(b, n, limit, heap)
+		pt, live, use := capacityAt(b, n, limit, heap)
 		b.Logf("%d held: fill %.0f ms, RSS %d → %d KiB (%.0f B/session; live heap %.0f B/session), %d fds, store %d B (%.0f B/cont), list %.1f ms, show %.1f ms, restart %.1f ms",
 			n, pt.Fill, pt.BaseRSSBytes>>10, pt.RSSBytes>>10, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(live, n),
 			pt.FDs, pt.StoreBytes, perSession(pt.StoreBytes, n), pt.List.Median, pt.Get.Median, pt.Restart.Median)
-		out.Notes = append(out.Notes, fmt.Sprintf("At %d held: RSS grew by %.0f B per held session; the live heap after a GC (heap profile) is %.0f B per held session, the fixed part (zstd encoders, connection buffers, about 8 MiB) included: the rest of the RSS is the garbage collector's headroom (GOGC=100) and the fill's garbage.",
+		out.Notes = append(out.Notes, fmt.Sprintf("At %d held: RSS grew by %.0f B per held session; the live heap after a GC (heap profile) is %.0f B per held session, the fixed part (zstd encoders, connection buffers) included: the rest of the RSS is the garbage collector's headroom (GOGC=100) and the fill's garbage.",
 			n, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(live, n)))
+		out.Notes = append(out.Notes, fmt.Sprintf("At %d held: the store file is %d B; its pages hold %.0f B per continuation of records and indexes, in %.0f B of pages per continuation (bbolt leaves pages half full when keys come in order), and the file grows in steps.",
+			n, pt.StoreBytes, perSession(use.inuse, n), perSession(use.alloc, n)))
 		out.Points = append(out.Points, pt)
 	}
 	if k := len(out.Points); k >= 2 {
@@ -128,8 +131,9 @@ func hasCap(b *testing.B, c int) bool {
 }
 
 // capacityAt measures one size with a migrated of its own; it returns the
-// point and migrated's live heap with the sessions held.
-func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.CapacityPoint, int64) {
+// point, migrated's live heap with the sessions held, and the store's page
+// use once migrated stopped.
+func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.CapacityPoint, int64, pageUse) {
 	d := startDaemon(b, "--log-level", "info", "--memprofile", heap.path)
 	raiseNofile(b, d.pid(), limit)
 	f := startFiller(b, d, 32)
@@ -155,7 +159,33 @@ func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.Capacit
 	if err := d.stop(); err != nil {
 		b.Fatal(err)
 	}
-	return pt, live
+	return pt, live, storePages(b, filepath.Join(d.state, supervisor.StoreFile))
+}
+
+// pageUse is what a store's buckets take in its pages: bytes in use and
+// bytes of the pages they occupy.
+type pageUse struct{ inuse, alloc int64 }
+
+// storePages reads the page use of a store no process has open.
+func storePages(b *testing.B, path string) pageUse {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var u pageUse
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error {
+			st := bk.Stats()
+			u.inuse += int64(st.LeafInuse + st.BranchInuse + st.InlineBucketInuse)
+			u.alloc += int64(st.LeafAlloc + st.BranchAlloc)
+			return nil
+		})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return u
 }
 
 // heapTotal reads the in-use total from go tool pprof -top's header
