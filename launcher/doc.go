@@ -103,8 +103,9 @@
 // cgroups on every start. With the dedicated binary a start of /bin/true
 // took about 1.8 ms and 2 ms of the children's CPU on a 2-core machine
 // that was busy with other work, against 3.8 to 4.4 ms and 4 to 4.8 ms
-// with migrated as its own trampoline (BenchmarkStart,
-// BenchmarkStartConcurrent). What remains is mostly the Go runtime's own
+// with migrated's binary as the trampoline. (BenchmarkStart and
+// BenchmarkStartConcurrent compare the dedicated binary with the test
+// binary, whose inits are cheap.) What remains is mostly the Go runtime's own
 // start-up and the two execve calls: the trampoline's work proper (reading
 // and applying the config, whose binary form needs no reflection) is about
 // a tenth of it. It blocks on its socket in raw system calls and never
