@@ -58,14 +58,14 @@ func BenchmarkReportCapacity(b *testing.B) {
 			}
 			n = fits
 		}
-		pt, live, use := capacityAt(b, n, limit, heap)
-		b.Logf("%d held: fill %.0f ms, RSS %d → %d KiB (%.0f B/session; live heap %.0f B/session), %d fds, store %d B (%.0f B/cont), list %.1f ms, show %.1f ms, restart %.1f ms",
-			n, pt.Fill, pt.BaseRSSBytes>>10, pt.RSSBytes>>10, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(live, n),
-			pt.FDs, pt.StoreBytes, perSession(pt.StoreBytes, n), pt.List.Median, pt.Get.Median, pt.Restart.Median)
-		out.Notes = append(out.Notes, fmt.Sprintf("At %d held: RSS grew by %.0f B per held session; the live heap after a GC (heap profile) is %.0f B per held session, the fixed part (zstd encoders, connection buffers) included: the rest of the RSS is the garbage collector's headroom (GOGC=100) and the fill's garbage.",
-			n, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(live, n)))
+		pt, x := capacityAt(b, n, limit, heap)
+		b.Logf("%d held: fill %.0f ms, RSS %d → %d KiB (%.0f B/session: %.0f anonymous, %.0f the store's mapped file; live heap %.0f B/session), %d fds, store %d B (%.0f B/cont), list %.1f ms, show %.1f ms, restart %.1f ms",
+			n, pt.Fill, pt.BaseRSSBytes>>10, pt.RSSBytes>>10, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(x.anon, n), perSession(x.file, n),
+			perSession(x.live, n), pt.FDs, pt.StoreBytes, perSession(pt.StoreBytes, n), pt.List.Median, pt.Get.Median, pt.Restart.Median)
+		out.Notes = append(out.Notes, fmt.Sprintf("At %d held: RSS grew by %.0f B per held session, %.0f B of it anonymous (RssAnon: heap, stacks) and %.0f B the store's pages mapped by bbolt (RssFile: page cache the kernel can reclaim); the live heap after a GC (heap profile) is %.0f B per held session, the fixed part (zstd encoders, connection buffers) included: the rest of the anonymous memory is the garbage collector's headroom (GOGC=100) and the fill's garbage.",
+			n, perSession(pt.RSSBytes-pt.BaseRSSBytes, n), perSession(x.anon, n), perSession(x.file, n), perSession(x.live, n)))
 		out.Notes = append(out.Notes, fmt.Sprintf("At %d held: the store file is %d B; its pages hold %.0f B per continuation of records and indexes, in %.0f B of pages per continuation (bbolt leaves pages half full when keys come in order), and the file grows in steps.",
-			n, pt.StoreBytes, perSession(use.inuse, n), perSession(use.alloc, n)))
+			n, pt.StoreBytes, perSession(x.pages.inuse, n), perSession(x.pages.alloc, n)))
 		out.Points = append(out.Points, pt)
 	}
 	if k := len(out.Points); k >= 2 {
@@ -130,20 +130,29 @@ func hasCap(b *testing.B, c int) bool {
 	return eff&(1<<uint(c)) != 0
 }
 
-// capacityAt measures one size with a migrated of its own; it returns the
-// point, migrated's live heap with the sessions held, and the store's page
-// use once migrated stopped.
-func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.CapacityPoint, int64, pageUse) {
+// capDetail is what a size measured beside its point: growths of
+// migrated's anonymous and file-backed resident memory, its live heap with
+// the sessions held, and the store's page use once it stopped.
+type capDetail struct {
+	anon, file, live int64
+	pages            pageUse
+}
+
+// capacityAt measures one size with a migrated of its own.
+func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.CapacityPoint, capDetail) {
 	d := startDaemon(b, "--log-level", "info", "--memprofile", heap.path)
 	raiseNofile(b, d.pid(), limit)
 	f := startFiller(b, d, 32)
-	pt := benchout.CapacityPoint{Sessions: n, BaseRSSBytes: vmRSS(b, d.pid())}
+	pt := benchout.CapacityPoint{Sessions: n, BaseRSSBytes: procBytes(b, d.pid(), "VmRSS")}
+	var x capDetail
+	baseAnon, baseFile := procBytes(b, d.pid(), "RssAnon"), procBytes(b, d.pid(), "RssFile")
 	baseFDs := fdCount(b, d.pid())
 
 	start := time.Now()
 	f.fill(n)
 	pt.Fill = benchout.Ms(time.Since(start))
-	pt.RSSBytes = vmRSS(b, d.pid())
+	pt.RSSBytes = procBytes(b, d.pid(), "VmRSS")
+	x.anon, x.file = procBytes(b, d.pid(), "RssAnon")-baseAnon, procBytes(b, d.pid(), "RssFile")-baseFile
 	pt.FDs = fdCount(b, d.pid()) - baseFDs
 	st := capStats(b, d)
 	if got := st.ByState[contstore.StateSuspended]; got != n || st.HeldAfter != n || pt.FDs != n {
@@ -151,7 +160,7 @@ func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.Capacit
 	}
 	pt.StoreBytes = fileSize(b, filepath.Join(d.state, supervisor.StoreFile))
 	heap.take(b, d)
-	live := heap.inUse(b)
+	x.live = heap.inUse(b)
 
 	ids := capList(b, d, n, &pt)
 	capShow(b, d, ids, &pt)
@@ -159,7 +168,8 @@ func capacityAt(b *testing.B, n, limit int, heap *heapProfile) (benchout.Capacit
 	if err := d.stop(); err != nil {
 		b.Fatal(err)
 	}
-	return pt, live, storePages(b, filepath.Join(d.state, supervisor.StoreFile))
+	x.pages = storePages(b, filepath.Join(d.state, supervisor.StoreFile))
+	return pt, x
 }
 
 // pageUse is what a store's buckets take in its pages: bytes in use and
@@ -348,15 +358,16 @@ func raiseNofile(b *testing.B, pid, limit int) {
 	}
 }
 
-// vmRSS is pid's resident set (VmRSS) in bytes.
-func vmRSS(b *testing.B, pid int) int64 {
+// procBytes is a "kB" field of /proc/pid/status (VmRSS, RssAnon,
+// RssFile) in bytes.
+func procBytes(b *testing.B, pid int, field string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB$`).FindSubmatch(raw)
+	m := regexp.MustCompile(`(?m)^` + field + `:\s+(\d+) kB$`).FindSubmatch(raw)
 	if m == nil {
-		b.Fatalf("no VmRSS in /proc/%d/status", pid)
+		b.Fatalf("no %s in /proc/%d/status", field, pid)
 	}
 	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return kb << 10
