@@ -18,6 +18,7 @@ import (
 // decide), no_new_privs last.
 func (c *config) apply() error {
 	steps := []func() error{
+		c.joinCgroups,
 		c.closeOthers,
 		c.setRlimits,
 		c.setOOMScoreAdj,
@@ -29,6 +30,30 @@ func (c *config) apply() error {
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// joinCgroups moves the trampoline into its cgroup v1 directories, first
+// of all its steps, by writing 0 to their tasks files from this thread,
+// the one that will execve. A thread that moves itself is the one move the
+// kernel makes without the global lock that costs an RCU grace period
+// whenever no other move happened in the last few milliseconds (about 8 ms
+// on a quiet 2-core machine, against a tenth of a millisecond this way).
+// The runtime's other threads stay where they were: they never run the
+// app, and the execve ends them.
+func (c *config) joinCgroups() error {
+	for _, dir := range c.Cgroups {
+		fd, err := unix.Open(dir+"/tasks", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			_, err = unix.Write(fd, []byte("0"))
+			if closeErr := unix.Close(fd); err == nil {
+				err = closeErr
+			}
+		}
+		if err != nil {
+			return &StartError{Op: "join cgroup", Path: dir, Err: err}
 		}
 	}
 	return nil

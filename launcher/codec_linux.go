@@ -30,6 +30,7 @@ import (
 //	listenPID   byte 0 or 1
 //	pidEnv      list of strings
 //	keep        list of uvarint
+//	cgroups     list of strings
 //
 // Nothing may follow. decodeConfig refuses anything else.
 
@@ -68,6 +69,7 @@ func encodeConfig(c *config) []byte {
 	for _, fd := range c.Keep {
 		e.uint(uint64(fd))
 	}
+	e.strings(c.Cgroups)
 	return e.b
 }
 
@@ -138,6 +140,7 @@ func parseConfig(b []byte) (*config, error) {
 	for i := range c.Keep {
 		c.Keep[i] = int(d.bounded(math.MaxInt32))
 	}
+	c.Cgroups = d.strings()
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d bytes after the config", len(d.b))
 	}

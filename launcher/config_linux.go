@@ -16,8 +16,9 @@ import (
 // process that fork and exec alone cannot set. It travels in the binary
 // form of codec_linux.go over the config socket. Parent and trampoline may
 // be different binaries (a dedicated trampoline, see SetTrampoline), so it
-// starts with protocolVersion. Cgroups are not in it: the parent places the
-// trampoline before it sends the config.
+// starts with protocolVersion. Cgroups holds the cgroup v1 directories the
+// trampoline joins itself (see joinCgroups); the parent places it in the
+// v2 cgroup.
 type config struct {
 	Protocol    int // protocolVersion
 	Args        []string
@@ -33,7 +34,8 @@ type config struct {
 	SigMask     SigSet
 	ListenPID   bool
 	PIDEnv      []string
-	Keep        []int // the targets, ascending: every other descriptor is closed at exec
+	Keep        []int    // the targets, ascending: every other descriptor is closed at exec
+	Cgroups     []string // cgroup v1 directories, to join before any other step
 }
 
 // protocolVersion names the meaning of config, of report and of the
@@ -41,8 +43,9 @@ type config struct {
 // to them: a trampoline given a config of another version reports the
 // failure of step opProtocol, a report whose format never changes, and the
 // parent falls back to running its own binary as the trampoline. It is a
-// variable for the tests only. Version 1 sent the config as JSON.
-var protocolVersion = 2
+// variable for the tests only. Version 1 sent the config as JSON, version 2
+// had the parent join the v1 cgroups.
+var protocolVersion = 3
 
 // opProtocol is the step a trampoline of another version fails.
 const opProtocol = "trampoline protocol"
@@ -110,6 +113,11 @@ func (c *config) validate() error {
 	for i, fd := range c.Keep {
 		if fd < 0 || (i > 0 && fd <= c.Keep[i-1]) {
 			return invalid("descriptors to keep are not distinct, ascending and non-negative")
+		}
+	}
+	for _, dir := range c.Cgroups {
+		if strings.IndexByte(dir, 0) >= 0 || !filepath.IsAbs(dir) {
+			return invalid("cgroup directory %q is not an absolute path", dir)
 		}
 	}
 	return nil

@@ -70,6 +70,7 @@ func validConfig() *config {
 		UID: 1, GID: 2, Groups: []uint32{3}, Umask: &umask, OOMScoreAdj: &adj,
 		Rlimits:    []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1, Hard: 2}},
 		NoNewPrivs: true, SigMask: SigSetOf(syscall.SIGHUP), ListenPID: true, Keep: []int{0, 1, 5},
+		Cgroups: []string{"/sys/fs/cgroup/pids/app"},
 	}
 }
 
@@ -104,19 +105,20 @@ func TestDecodeConfig(t *testing.T) {
 	}
 	badFlag[11] = 2
 	for name, bad := range map[string][]byte{
-		"empty":         nil,
-		"truncated":     b[:len(b)-1],
-		"trailing":      append(slices.Clone(b), 0),
-		"bad flag":      badFlag,
-		"long string":   {byte(protocolVersion), 1, 100, '/'},
-		"long list":     {byte(protocolVersion), 100, 1, '/'},
-		"no args":       minimal(func(c *config) { c.Args = nil }),
-		"relative cwd":  minimal(func(c *config) { c.Cwd = "x" }),
-		"keep order":    minimal(func(c *config) { c.Keep = []int{3, 1} }),
-		"keep negative": minimal(func(c *config) { c.Keep = []int{-1} }),
-		"bad rlimit":    minimal(func(c *config) { c.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_X"}} }),
-		"old protocol":  minimal(func(c *config) { c.Protocol = protocolVersion - 1 }),
-		"json":          []byte(`{"protocol":1,"args":["/x"],"cwd":"/","keep":[]}`),
+		"empty":           nil,
+		"truncated":       b[:len(b)-1],
+		"trailing":        append(slices.Clone(b), 0),
+		"bad flag":        badFlag,
+		"long string":     {byte(protocolVersion), 1, 100, '/'},
+		"long list":       {byte(protocolVersion), 100, 1, '/'},
+		"no args":         minimal(func(c *config) { c.Args = nil }),
+		"relative cwd":    minimal(func(c *config) { c.Cwd = "x" }),
+		"keep order":      minimal(func(c *config) { c.Keep = []int{3, 1} }),
+		"keep negative":   minimal(func(c *config) { c.Keep = []int{-1} }),
+		"bad rlimit":      minimal(func(c *config) { c.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_X"}} }),
+		"old protocol":    minimal(func(c *config) { c.Protocol = protocolVersion - 1 }),
+		"relative cgroup": minimal(func(c *config) { c.Cgroups = []string{"pids/app"} }),
+		"json":            []byte(`{"protocol":1,"args":["/x"],"cwd":"/","keep":[]}`),
 	} {
 		if _, err := decodeConfig(bad); err == nil {
 			t.Errorf("%s: decodeConfig accepted %x", name, bad)

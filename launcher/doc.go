@@ -35,8 +35,8 @@
 //	parent                                  trampoline
 //	  │ fork+exec trampoline binary ─────────► │ clone3(CLONE_INTO_CGROUP)
 //	  │   layout at its targets, socket above   │ puts it in the v2 cgroup
-//	  │ write pid to every other cgroup.procs   │ (blocked reading the socket)
-//	  │ ── config ────────────────────────────► │ rlimits, oom_score_adj, umask,
+//	  │ ── config ────────────────────────────► │ joins the v1 cgroups, then
+//	  │                                         │ rlimits, oom_score_adj, umask,
 //	  │                                         │ groups, gid, uid, chdir,
 //	  │                                         │ no_new_privs, LISTEN_PID,
 //	  │                                         │ signal dispositions and mask
@@ -44,16 +44,23 @@
 //	  │ ◄── EOF (execve closed the socket) ──── │ execve(app), PATH searched
 //	  │ ◄── or {step, errno}, exit 127 ──────── │ like execvp
 //
-// The parent, not the trampoline, moves the trampoline into the cgroups
-// clone3 did not place it in, before it sends the config: the trampoline
-// never touches cgroupfs and cannot run a step of the app's setup, let alone
-// the app, before it is in every cgroup; a refusal (say ENOSPC from a v1
-// cpuset without cpus) is the parent's own error to report, and the child
-// is killed while it still only waits for its config. The trampoline is in
-// all the cgroups before it reads its config, so the app is in them at its
-// first instruction. When clone3 is refused (an old kernel, a seccomp
-// filter) Start retries once with a plain fork and joins the v2 cgroup
-// through cgroup.procs as well; Process.ClonedIntoCgroup tells which
+// The trampoline is created inside the v2 cgroup, and joins the cgroup v1
+// directories first of all its steps, before it applies anything else of
+// the config: no step of the app's setup, let alone the app, runs before
+// it is in every cgroup, and the app is in them at its first instruction.
+// It joins each v1 hierarchy by writing 0 to the directory's tasks file
+// from the thread that will execve: a thread that moves itself is the one
+// move the kernel makes without taking the global cgroup_threadgroup_rwsem
+// for writing, which costs an RCU grace period whenever no other move
+// happened in the last few milliseconds (about 8 ms on a quiet 2-core
+// machine, where this way costs a tenth of a millisecond; a launch after a
+// pause used to pay it). The trampoline's other runtime threads stay in
+// the supervisor's v1 cgroups until the execve ends them; they never run
+// the app. A refusal (say ENOSPC from a v1 cpuset without cpus) comes back
+// as a join cgroup failure naming the directory. When clone3 is refused (an
+// old kernel, a seccomp filter) Start retries once with a plain fork and
+// the parent moves the trampoline into the v2 cgroup through cgroup.procs
+// before it sends the config; Process.ClonedIntoCgroup tells which
 // happened. The parent holds a pidfd of the trampoline from its creation,
 // so killing a trampoline that failed cannot reach another process.
 //
@@ -141,9 +148,10 @@
 // The trampoline is a Go program and lives, for a millisecond or more, inside
 // the app's cgroups: it counts a few threads and a few megabytes there.
 // A pids.max below 8 or a memory limit of that order can make it fail with
-// ErrTrampolineExited. Joining a cgroup v1 hierarchy costs the kernel an RCU
-// grace period, milliseconds per hierarchy; clone3 into the v2 cgroup is
-// free.
+// ErrTrampolineExited. Joining the v1 hierarchies costs the trampoline a
+// few tens of microseconds each; clone3 into the v2 cgroup is free, but
+// the cgroup.procs write that replaces it where clone3 is refused may cost
+// an RCU grace period.
 //
 // Start needs /proc (for /proc/self/exe and /proc/self/fd) and blocks until
 // the trampoline reports: an execve that hangs, on a dead network file

@@ -45,12 +45,17 @@ func prepare(spec Spec) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := buildConfig(spec, keep)
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
 	cgroups, err := checkCgroups(spec.Cgroups)
 	if err != nil {
+		return nil, err
+	}
+	cfg := buildConfig(spec, keep)
+	for _, cg := range cgroups {
+		if !cg.v2 {
+			cfg.Cgroups = append(cfg.Cgroups, cg.path)
+		}
+	}
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &plan{name: cfg.Args[0], config: encodeConfig(cfg), files: files, sys: sys, cgroups: cgroups}, nil

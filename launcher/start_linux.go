@@ -94,13 +94,10 @@ func (p *plan) start() (*Process, *trampolineExe, error) {
 	if testHookStarted != nil {
 		testHookStarted(c.pid)
 	}
-	for _, cg := range p.cgroups {
-		if cg.v2 && c.cloned {
-			continue
-		}
-		if err := joinCgroup(cg.path, c.pid); err != nil {
+	if dir := v2Dir(p.cgroups); dir != "" && !c.cloned {
+		if err := joinCgroup(dir, c.pid); err != nil {
 			c.killAndReap()
-			return nil, exe, &StartError{Op: "join cgroup", Path: cg.path, Err: err}
+			return nil, exe, &StartError{Op: "join cgroup", Path: dir, Err: err}
 		}
 	}
 	if err := p.converse(parent, c); err != nil {
