@@ -17,6 +17,11 @@ STATICCHECK := $(GOBIN)/staticcheck
 PREFIX      ?= /usr/local
 BINDIR      := bin
 CMDS        := $(notdir $(wildcard cmd/*))
+# The binaries are static (pure Go: no libc, no dynamic loader). A Go binary
+# that imports net is otherwise linked against libc, and the loader costs
+# every start ≈0.75 ms — every resumed process pays it (docs/bench.md).
+# Only the binaries: go test -race needs cgo.
+STATIC      := CGO_ENABLED=0
 
 .PHONY: all build test lint fmt-check vet staticcheck unit bench bench-quick bench-micro demo install clean tools
 
@@ -24,7 +29,7 @@ all: build
 
 build:
 	@mkdir -p $(BINDIR)
-	@if [ -n "$(CMDS)" ]; then $(GO) build -o $(BINDIR)/ $(addprefix ./cmd/,$(CMDS)); fi
+	@if [ -n "$(CMDS)" ]; then $(STATIC) $(GO) build -o $(BINDIR)/ $(addprefix ./cmd/,$(CMDS)); fi
 	$(GO) build ./...
 
 test: lint unit bench-quick
@@ -85,7 +90,7 @@ bench-micro:
 # held, resumed in a fresh process, and the client sees no gap (scripts/demo.sh).
 demo:
 	@mkdir -p $(BINDIR)
-	$(GO) build -o $(BINDIR)/ ./cmd/... ./examples/...
+	$(STATIC) $(GO) build -o $(BINDIR)/ ./cmd/... ./examples/...
 	bash scripts/demo.sh $(BINDIR)
 
 install: build
