@@ -35,7 +35,8 @@ func (st *stageTimes) report(b *testing.B, name string, ds []time.Duration) {
 // to end (SuspendRequest sent → fresh process confirmed, the client's next
 // answer read), with the stage split: the app's suspend (request →
 // ReturnCont committed), the commit (contstore.Put), the launch
-// (launcher.Start) and the notification (launch → Resumed received).
+// (launcher.Start) and the notification (launch → Resumed committed), and
+// the steps inside them (see trace.go).
 func BenchmarkSuspendResume(b *testing.B) {
 	st := &stageTimes{d: map[stage][]time.Duration{}}
 	h := newHarness(b, nil)
@@ -58,5 +59,9 @@ func BenchmarkSuspendResume(b *testing.B) {
 	st.report(b, "commit", st.d[stageCommit])
 	st.report(b, "launch", st.d[stageLaunch])
 	st.report(b, "notified", st.d[stageNotified])
+	st.report(b, "app-return", st.d[stageAppReturn])
+	st.report(b, "app-start", st.d[stageAppStart])
+	st.report(b, "app-requests", st.d[stageAppRequests])
+	st.report(b, "confirm-commit", st.d[stageConfirmCommit])
 	st.report(b, "e2e", e2e)
 }

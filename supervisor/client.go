@@ -163,7 +163,8 @@ func (a *AdminClient) Suspend(ctx context.Context, session contstore.SessionID) 
 
 // SuspendStages is Suspend that also returns how long the steps of the
 // session's own suspend took in the supervisor (StageAppSuspend,
-// StageCommit); a supervisor older than the stages returns none.
+// StageAppReturn, StageCommit); a supervisor older than the stages returns
+// none, one older than app_return only the other two.
 func (a *AdminClient) SuspendStages(ctx context.Context, session contstore.SessionID) ([]contstore.ID, StageTimes, error) {
 	var r struct {
 		Continuations []contstore.ID
@@ -174,7 +175,9 @@ func (a *AdminClient) SuspendStages(ctx context.Context, session contstore.Sessi
 }
 
 // Resume resumes a continuation and waits until it is resumed; the
-// result's Stages say how long its steps took in the supervisor.
+// result's Stages say how long its steps took in the supervisor
+// (StageLaunch, StageNotified, and StageAppStart, StageAppRequests and
+// StageConfirmCommit inside notified, for a complete continuation).
 func (a *AdminClient) Resume(ctx context.Context, id contstore.ID) (ResumeResult, error) {
 	var r struct {
 		PID    int

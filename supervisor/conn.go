@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -27,6 +28,12 @@ type conn struct {
 	log   zerolog.Logger
 
 	wmu sync.Mutex // one sendmsg at a time
+
+	// firstAt and recvAt are when the read loop received the peer's first
+	// message and the one it is dispatching: the instants the stages of a
+	// resume are measured from (resumeClock). Only the read loop uses
+	// them.
+	firstAt, recvAt time.Time
 
 	mu       sync.Mutex
 	nextID   uint64                        // the supervisor's last request id on this connection

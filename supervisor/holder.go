@@ -23,15 +23,14 @@ type heldCont struct {
 	fds   []int
 	state contstore.State // suspended or resuming
 	// resumer is the fresh process of a complete resume in progress.
-	resumer  *proc
-	launched time.Time // when resumer started
-	sweep    func()    // wakes the sweeper
+	resumer *proc
+	sweep   func() // wakes the sweeper
 	// exec0, when set, replaces the program (Exec.Args[0]) of the resume
 	// in progress: an upgrade's new binary.
 	exec0 string
-	// stages records the steps of the resume in progress for its caller
-	// (withStages); nil for none.
-	stages *stageRecorder
+	// clock times the resume in progress for its caller's stages; nil
+	// while none is in progress.
+	clock *resumeClock
 	// waiters are told how the resume in progress ended: nil once resumed,
 	// an error when it failed and the continuation is suspended again.
 	waiters []chan error
@@ -80,6 +79,7 @@ func (h *heldCont) finishResume(err error) {
 	h.waiters = nil
 	h.resumer = nil
 	h.marking = nil
+	h.clock = nil
 }
 
 // wake lets the sweeper reconsider this continuation's expiry, which it

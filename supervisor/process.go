@@ -43,6 +43,7 @@ func (s *Supervisor) launch(a *App, spec launcher.Spec, lo launchOpts) (*proc, e
 	id := s.launches.begin()
 	s.mu.Unlock()
 	lp, err := launcher.Start(spec)
+	started := time.Now()
 	if err != nil {
 		s.mu.Lock()
 		s.launches.end(id)
@@ -53,7 +54,7 @@ func (s *Supervisor) launch(a *App, spec launcher.Spec, lo launchOpts) (*proc, e
 		s.launches.started(lp.Pid)
 	}
 	cont := lo.cont
-	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, conn: lo.conn, started: time.Now(), exited: make(chan struct{})}
+	p := &proc{pid: lp.Pid, app: a, lp: lp, cont: cont, conn: lo.conn, started: started, exited: make(chan struct{})}
 	s.mu.Lock()
 	s.procs[p.pid] = p
 	if lo.main {
@@ -61,8 +62,9 @@ func (s *Supervisor) launch(a *App, spec launcher.Spec, lo launchOpts) (*proc, e
 		a.main, a.started = p, p.started
 	}
 	if h := s.held[cont]; cont != 0 && h != nil {
-		// Before the process can confirm: it runs from here on.
-		h.resumer, h.launched = p, p.started
+		// Before the reaper can see it exit. (It may have confirmed
+		// already, its continuation no longer held: see resumeClock.)
+		h.resumer = p
 	}
 	s.launches.claim(id, p.pid)
 	s.launches.end(id)

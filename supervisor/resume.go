@@ -18,7 +18,8 @@ type ResumeResult struct {
 	// internal or system one, resumed in a running process.
 	PID int
 	// Stages are how long the resume's steps took in the supervisor
-	// (StageLaunch, StageNotified), as the admin reply carries them
+	// (StageLaunch, StageNotified and the steps inside it), as the admin
+	// reply carries them
 	// (AdminClient.Resume); Supervisor.Resume leaves it nil.
 	Stages StageTimes
 }
@@ -45,10 +46,9 @@ func (s *Supervisor) resumeExec(ctx context.Context, c *conn, id contstore.ID, e
 		return ResumeResult{}, err
 	}
 	s.mu.Lock()
-	h.exec0, h.stages = exec0, stagesOf(ctx)
-	s.mu.Unlock()
-	s.mu.Lock()
-	m := h.marking
+	h.exec0 = exec0
+	m, k := h.marking, h.clock
+	k.stages = stagesOf(ctx)
 	s.mu.Unlock()
 	if h.rec.Kind != contstore.KindComplete {
 		if err := s.markResuming(h, m); err != nil {
@@ -65,7 +65,7 @@ func (s *Supervisor) resumeExec(ctx context.Context, c *conn, id contstore.ID, e
 	// record is committed (resumed waits for it), and a failed commit
 	// kills it: the store still says suspended.
 	go s.markResuming(h, m)
-	p, err := s.launchResume(h)
+	p, err := s.launchResume(h, k)
 	if err != nil {
 		s.unresume(h, err)
 		return ResumeResult{}, err
@@ -110,6 +110,7 @@ func (s *Supervisor) startResume(c *conn, id contstore.ID) (*heldCont, chan erro
 		return nil, nil, fmt.Errorf("resume continuation %v: %w", id, ErrExpired)
 	}
 	h.state, h.marking = contstore.StateResuming, &resumeMark{done: make(chan struct{})}
+	h.clock = &resumeClock{}
 	done := make(chan error, 1)
 	h.waiters = append(h.waiters, done)
 	return h, done, nil
@@ -173,15 +174,18 @@ func (s *Supervisor) unresume(h *heldCont, cause error) {
 // launchResume starts the fresh process of a complete continuation: every
 // slot back at its number by dup from the held descriptors, the app's stdio
 // on 0, 1 and 2 where no slot is, the exec description, MIGRATE_* in its
-// environment, the app's cgroup.
-func (s *Supervisor) launchResume(h *heldCont) (*proc, error) {
+// environment, the app's cgroup. k times the resume.
+func (s *Supervisor) launchResume(h *heldCont, k *resumeClock) (*proc, error) {
 	spec := s.resumeSpec(h)
 	start := time.Now()
 	p, err := s.launch(h.app, spec, launchOpts{cont: h.rec.ID})
 	if err != nil {
 		return nil, fmt.Errorf("resume continuation %v: %w", h.rec.ID, err)
 	}
-	s.stage(h.stages, stageLaunch, time.Since(start))
+	s.stage(k.stages, stageLaunch, p.started.Sub(start))
+	s.mu.Lock()
+	s.launchDone(k, p.started)
+	s.mu.Unlock()
 	time.AfterFunc(s.cfg.ResumeTimeout, func() { s.resumeOverdue(h, p) })
 	s.log.Info().Str("app", h.app.name).Stringer("cont", h.rec.ID).Int("pid", p.pid).
 		Int("old_pid", h.rec.OldPID).Msg("fresh process started")
@@ -222,6 +226,7 @@ func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 	s.mu.Lock()
 	h := s.held[id]
 	var m *resumeMark
+	var k *resumeClock
 	var err error
 	switch {
 	case h == nil:
@@ -233,7 +238,7 @@ func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 		// returned to the supervisor, so resumer may still be unset.
 		err = fmt.Errorf("confirm continuation %v in state %s: %w", id, h.state, ErrBadState)
 	default:
-		m = h.marking
+		m, k = h.marking, h.clock
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -245,10 +250,9 @@ func (s *Supervisor) resumed(c *conn, id contstore.ID) error {
 	if err := s.store.TransitionMarking(id, contstore.StateResuming, contstore.StateResumed, contstore.SessionActive); err != nil {
 		return fmt.Errorf("confirm continuation %v: %w", id, err)
 	}
+	committed := time.Now()
 	s.mu.Lock()
-	if !h.launched.IsZero() {
-		s.stage(h.stages, stageNotified, time.Since(h.launched))
-	}
+	s.confirmDone(k, c.firstAt, c.recvAt, committed)
 	s.finishHeld(h, c)
 	h.finishResume(nil)
 	s.mu.Unlock()

@@ -22,6 +22,9 @@ func (s *Supervisor) returnCont(c *conn, id uint64, m *proto.ReturnCont, fds []i
 		c.fail(id, err)
 		return
 	}
+	if !p.sent.IsZero() {
+		s.stage(p.stages, stageAppReturn, c.recvAt.Sub(p.sent))
+	}
 	cont, err := s.commit(c, sess, m, fds, p.stages)
 	if err != nil {
 		c.fail(id, err)

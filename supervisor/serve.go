@@ -40,6 +40,10 @@ func (s *Supervisor) serve(uc *net.UnixConn) {
 			}
 			continue
 		}
+		c.recvAt = time.Now()
+		if c.firstAt.IsZero() {
+			c.firstAt = c.recvAt
+		}
 		s.dispatch(c, m, fds)
 	}
 }

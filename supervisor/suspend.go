@@ -19,6 +19,7 @@ type pendingSuspend struct {
 	claimed bool
 	result  chan suspendResult // one result, from the ReturnCont handler
 	stages  *stageRecorder     // the caller's (withStages), nil for none
+	sent    time.Time          // when the SuspendRequest was sent; zero for none
 }
 
 type suspendResult struct {
@@ -103,12 +104,12 @@ func (s *Supervisor) suspendOne(ctx context.Context, id contstore.SessionID, rea
 		return 0, err
 	}
 	defer c.endRequest(rid)
-	s.mu.Lock()
-	p.id, p.stages = rid, stagesOf(ctx)
-	s.mu.Unlock()
 	timeout := s.cfg.SuspendTimeout
 	req := &proto.SuspendRequest{Session: uint64(id), Reason: reason, DeadlineMS: uint32(timeout / time.Millisecond)}
 	start := time.Now()
+	s.mu.Lock()
+	p.id, p.stages, p.sent = rid, stagesOf(ctx), start
+	s.mu.Unlock()
 	if err := c.send(proto.Message{ID: rid, Body: req}, nil); err != nil {
 		s.abandonSuspend(id, p)
 		return 0, fmt.Errorf("suspend session %v: %w", id, err)

@@ -22,7 +22,7 @@ func (c *cli) suspendCmd() *cobra.Command {
 		Long: "suspend asks the app to hand the session over as a continuation and waits until the\n" +
 			"supervisor committed it. It prints the continuation ids, the session's first; --timing\n" +
 			"adds how long the app took to hand the session over (app_suspend, request sent to\n" +
-			"continuation committed) and the store commit within it.",
+			"continuation committed), and within it the app's answer (app_return) and the store commit.",
 		Example:           "  migratectl suspend 12\n  migratectl suspend --timing 12",
 		Args:              idArg("session"),
 		ValidArgsFunction: c.completeSessions,
@@ -60,7 +60,9 @@ func (c *cli) resumeCmd() *cobra.Command {
 		Short:   "Resume a continuation and wait until it runs",
 		Long: "resume starts a fresh process for a complete continuation, or hands an internal one to\n" +
 			"the running process that attached, and waits until the app confirmed. --timing adds\n" +
-			"how long the fresh process took to start (launch) and then to confirm (notified).",
+			"how long the fresh process took to start (launch) and then to confirm (notified), and\n" +
+			"within notified its runtime's start until its first request (app_start), its requests\n" +
+			"until Resumed (app_requests) and the store's commit of the resume (confirm_commit).",
 		Example:           "  migratectl resume 9\n  migratectl resume --timing 9",
 		Args:              idArg("continuation"),
 		ValidArgsFunction: c.completeConts,
@@ -90,11 +92,14 @@ func (c *cli) resumeCmd() *cobra.Command {
 
 // printStages prints the steps the supervisor timed as one line,
 // "stages: app_suspend 1.234 ms, commit 0.456 ms", in the order they
-// happen; "stages: none measured" when the reply has none (an older
+// begin (a stage before the steps inside it), names it does not know left
+// out; "stages: none measured" when the reply has none (an older
 // supervisor, an internal resume).
 func printStages(w io.Writer, st supervisor.StageTimes) {
 	var parts []string
-	for _, k := range []string{supervisor.StageAppSuspend, supervisor.StageCommit, supervisor.StageLaunch, supervisor.StageNotified} {
+	for _, k := range []string{supervisor.StageAppSuspend, supervisor.StageAppReturn, supervisor.StageCommit,
+		supervisor.StageLaunch, supervisor.StageNotified, supervisor.StageAppStart, supervisor.StageAppRequests,
+		supervisor.StageConfirmCommit} {
 		if d, ok := st[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.3f ms", k, float64(d)/float64(time.Millisecond)))
 		}
