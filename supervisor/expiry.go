@@ -40,7 +40,7 @@ func (s *Supervisor) nextExpiry() time.Duration {
 		if h := s.held[id]; h != nil && h.state == contstore.StateResuming {
 			continue // decided when the resume ends, which wakes the sweeper
 		}
-		if d := at.Sub(now); d < wait {
+		if d := time.Unix(0, at).Sub(now); d < wait {
 			wait = max(d, time.Millisecond)
 		}
 	}

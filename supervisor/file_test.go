@@ -44,7 +44,7 @@ func putFileCont(t *testing.T, h *harness, a *App) contstore.ID {
 		t.Fatal(err)
 	}
 	h.s.mu.Lock()
-	h.s.hold(&heldCont{rec: rec, app: a, fds: []int{fd}, state: contstore.StateSuspended})
+	h.s.hold(&heldCont{rec: heldRecordOf(&rec), app: a, fds: []int{fd}, state: contstore.StateSuspended})
 	h.s.mu.Unlock()
 	return rec.ID
 }

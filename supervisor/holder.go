@@ -17,7 +17,7 @@ import (
 // can close one behind the table's back; fds[i] is the held descriptor i
 // that the record's Slots name by Held index.
 type heldCont struct {
-	rec   contstore.Continuation
+	rec   heldRecord
 	app   *App
 	sess  *session
 	fds   []int
@@ -38,6 +38,59 @@ type heldCont struct {
 	// resuming), which a complete resume commits while its fresh process
 	// starts; nil while none is in progress.
 	marking *resumeMark
+}
+
+// heldRecord is what the holder table keeps of a held continuation's
+// stored record: what a resume, an attach, an upgrade and the store
+// operations read while the continuation is held, and no more. The rest
+// (the slots' descriptions, the times, the app's name, the note) is read
+// from the store by whoever needs it (Show, List), off the held path: at
+// 100,000 held sessions every byte kept here is 100 kB of the supervisor's
+// memory. Its field names are those of contstore.Continuation.
+type heldRecord struct {
+	ID        contstore.ID
+	Session   contstore.SessionID
+	Kind      contstore.Kind
+	OldPID    int
+	SigMask   uint64
+	FDsBefore int
+	Expires   time.Time
+	Exec      *specs.Process
+	Slots     []heldSlot
+	// Store is the continuation's attribute/value store; the store
+	// operations may change this held copy (storeops.go).
+	Store     []contstore.Entry
+	Compat    []contstore.Tag
+	DependsOn []contstore.SessionID
+}
+
+// heldSlot is what a held continuation keeps of a contstore.Slot: where
+// the descriptor goes back, not what it described.
+type heldSlot struct {
+	Name   string
+	Role   string
+	Number int
+	Held   int
+}
+
+// heldRecordOf returns the part of c the holder table keeps.
+func heldRecordOf(c *contstore.Continuation) heldRecord {
+	r := heldRecord{ID: c.ID, Session: c.Session, Kind: c.Kind, OldPID: c.OldPID, SigMask: c.SigMask,
+		FDsBefore: c.FDsBefore, Expires: c.Expires, Exec: c.Exec, Store: c.Store, Compat: c.Compat,
+		DependsOn: c.DependsOn}
+	if len(c.Slots) > 0 {
+		r.Slots = make([]heldSlot, len(c.Slots))
+		for i, sl := range c.Slots {
+			r.Slots[i] = heldSlot{Name: sl.Name, Role: sl.Role, Number: sl.Number, Held: sl.Held}
+		}
+	}
+	if len(r.Store) == 0 {
+		r.Store = nil
+	}
+	if len(r.Compat) == 0 {
+		r.Compat = nil
+	}
+	return r
 }
 
 // heldTotals returns the number of descriptors the held continuations
@@ -96,7 +149,7 @@ func (s *Supervisor) setExpiry(id contstore.ID, at time.Time) {
 	if at.IsZero() {
 		return
 	}
-	s.expiries[id] = at
+	s.expiries[id] = at.UnixNano() // contstore keeps expiries within 1970–2262
 	s.wakeSweeper()
 }
 

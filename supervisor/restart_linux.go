@@ -61,7 +61,7 @@ func (s *Supervisor) recover() error {
 	slots := make(chan struct{}, recoverWriters)
 	for _, c := range conts {
 		if !c.Expires.IsZero() {
-			s.expiries[c.ID] = c.Expires
+			s.expiries[c.ID] = c.Expires.UnixNano()
 		}
 		switch c.State {
 		case contstore.StateSuspending, contstore.StateSuspended, contstore.StateResuming:
@@ -116,7 +116,9 @@ func (s *Supervisor) reopen(c contstore.Continuation) bool {
 	// name starts (StartApp adopts it) or it expires.
 	s.mu.Lock() // recover reopens several at once
 	a := s.orphanApp(c.App)
-	s.held[c.ID] = &heldCont{rec: c, app: a, fds: fds, state: contstore.StateSuspended, sweep: s.wakeSweeper}
+	h := &heldCont{rec: heldRecordOf(&c), app: a, fds: fds, state: contstore.StateSuspended, sweep: s.wakeSweeper}
+	h.rec.Exec = s.execs.share(a.name, h.rec.Exec) // as hold does
+	s.held[c.ID] = h
 	s.mu.Unlock()
 	s.log.Info().Stringer("cont", c.ID).Str("app", c.App).Int("fds", len(fds)).Msg("continuation reopened")
 	return true

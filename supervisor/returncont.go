@@ -58,7 +58,7 @@ func (s *Supervisor) commit(c *conn, sess *session, m *proto.ReturnCont, fds []i
 		held[i] = h.FD
 	}
 	s.mu.Lock()
-	s.hold(&heldCont{rec: rec, app: sess.app, sess: sess, fds: held, state: contstore.StateSuspended})
+	s.hold(&heldCont{rec: heldRecordOf(&rec), app: sess.app, sess: sess, fds: held, state: contstore.StateSuspended})
 	s.mu.Unlock()
 	return rec.ID, nil
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"unique"
 
 	"github.com/migrate-run/migrate/contstore"
 	"github.com/migrate-run/migrate/fdpass"
@@ -36,7 +37,8 @@ type session struct {
 	// registered and not suspended (see releaseDup), -1 otherwise.
 	fd  int32
 	dup int
-	// store is the live session's attribute/value store.
+	// store is the live session's attribute/value store; nil until its
+	// first entry (an empty map would cost every held session 48 bytes).
 	store map[string]proto.Entry
 	// cont is the continuation holding the session while suspended.
 	cont contstore.ID
@@ -51,6 +53,7 @@ func (s *Supervisor) getSession(c *conn, m *proto.GetSession, fd int) (contstore
 	if err != nil {
 		return 0, fmt.Errorf("describe session connection: %w", err)
 	}
+	desc.Local = unique.Make(desc.Local).Value() // a server's sessions share their local address
 	if m.Cont != 0 {
 		return s.reattachSession(c, m, fd, desc)
 	}
@@ -69,7 +72,7 @@ func (s *Supervisor) getSession(c *conn, m *proto.GetSession, fd int) (contstore
 		return 0, fmt.Errorf("register session: %w", err)
 	}
 	sess := &session{id: rec.ID, app: c.app, name: m.Name, handler: m.Handler, deps: deps, desc: desc,
-		state: sessionActive, conn: c, pid: int(c.cred.Pid), fd: m.FD, dup: fd, store: map[string]proto.Entry{}}
+		state: sessionActive, conn: c, pid: int(c.cred.Pid), fd: m.FD, dup: fd}
 	s.mu.Lock()
 	s.sessions[sess.id] = sess
 	s.mu.Unlock()
@@ -95,7 +98,7 @@ func (s *Supervisor) reattachSession(c *conn, m *proto.GetSession, fd int, desc 
 	sess := h.sess
 	if sess == nil { // recovered from an earlier run
 		sess = &session{id: h.rec.Session, app: c.app, handler: m.Handler, deps: h.rec.DependsOn,
-			state: sessionSuspended, cont: id, dup: -1, store: map[string]proto.Entry{}}
+			state: sessionSuspended, cont: id, dup: -1}
 		h.sess = sess
 		s.sessions[sess.id] = sess
 	}

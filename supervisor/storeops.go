@@ -79,7 +79,12 @@ func (s *Supervisor) scopeStore(c *conn, scope proto.Scope, write bool) (map[str
 		if err != nil {
 			return nil, nil, err
 		}
-		return sess.store, func(e proto.Entry) { sess.store[e.Key] = e }, nil
+		return sess.store, func(e proto.Entry) {
+			if sess.store == nil {
+				sess.store = map[string]proto.Entry{}
+			}
+			sess.store[e.Key] = e
+		}, nil
 	}
 	id := contstore.ID(scope.Cont)
 	if h := s.held[id]; h != nil {

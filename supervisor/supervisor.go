@@ -41,7 +41,7 @@ type Supervisor struct {
 	sessions map[contstore.SessionID]*session
 	held     map[contstore.ID]*heldCont // the holder table
 	execs    execTable                  // exec descriptions the held continuations share (holder.go)
-	expiries map[contstore.ID]time.Time // every stored continuation with an expiry
+	expiries map[contstore.ID]int64     // every stored continuation with an expiry, in Unix nanoseconds (8 bytes, not time.Time's 24)
 	conns    map[*conn]struct{}
 	procs    map[int]*proc // started and not yet reaped
 	// services are the configured services by name (services.go); dir is
@@ -74,7 +74,7 @@ func New(cfg Config) (_ *Supervisor, retErr error) {
 	}
 	s := &Supervisor{cfg: cfg, log: cfg.Log, apps: map[string]*App{}, orphans: map[string]*App{},
 		sessions: map[contstore.SessionID]*session{}, held: map[contstore.ID]*heldCont{},
-		expiries: map[contstore.ID]time.Time{}, conns: map[*conn]struct{}{}, procs: map[int]*proc{},
+		expiries: map[contstore.ID]int64{}, conns: map[*conn]struct{}{}, procs: map[int]*proc{},
 		services: map[string]*Service{}, ended: map[string]AppInfo{}, keptFDStores: map[string]*fdStore{},
 		fdSessions: map[string]contstore.SessionID{},
 		sweepWake:  make(chan struct{}, 1), running: make(chan struct{})}

@@ -41,9 +41,9 @@ func TestUpgradeCompatCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
-	s.held[7] = &heldCont{app: a, rec: contstore.Continuation{ID: 7, Compat: []contstore.Tag{{ID: 1, Name: "state", Value: "1"}}}}
-	s.held[8] = &heldCont{app: a, rec: contstore.Continuation{ID: 8, Compat: []contstore.Tag{{ID: 2, Name: "proto", Value: "a"}}}}
-	s.held[9] = &heldCont{app: a, rec: contstore.Continuation{ID: 9, Compat: []contstore.Tag{{ID: 3, Name: "tls", Value: "on"}}}}
+	s.held[7] = &heldCont{app: a, rec: heldRecord{ID: 7, Compat: []contstore.Tag{{ID: 1, Name: "state", Value: "1"}}}}
+	s.held[8] = &heldCont{app: a, rec: heldRecord{ID: 8, Compat: []contstore.Tag{{ID: 2, Name: "proto", Value: "a"}}}}
+	s.held[9] = &heldCont{app: a, rec: heldRecord{ID: 9, Compat: []contstore.Tag{{ID: 3, Name: "tls", Value: "on"}}}}
 	s.mu.Unlock()
 	t.Cleanup(func() {
 		s.mu.Lock()
