@@ -24,14 +24,18 @@ import (
 // after cycle, split into the stages the supervisor measures (its admin
 // replies carry them) and the ones only the client sees:
 //
-//	app_suspend  suspend request sent to the app → continuation committed (supervisor)
-//	commit       the store's fsync'd write, inside app_suspend (supervisor)
-//	launch       resume: the fresh process started, execve done (supervisor)
-//	notified     fresh process started → it confirmed with Resumed (supervisor)
-//	run          resume acknowledged → the client receives the next byte
-//	end_to_end   suspend request sent → the client receives the next byte
-//	suspend      admin suspend as the caller sees it
-//	resume       admin resume as the caller sees it
+//	app_suspend     suspend request sent to the app → continuation committed (supervisor)
+//	app_return      inside app_suspend: request sent → the app's ReturnCont received (supervisor)
+//	commit          inside app_suspend: the store's fsync'd write (supervisor)
+//	launch          resume: the fresh process started, execve done (supervisor)
+//	notified        launch returned → its Resumed committed (supervisor), made of:
+//	app_start       the fresh process's start until its first request arrived (supervisor)
+//	app_requests    that first request → its Resumed arrived (supervisor)
+//	confirm_commit  Resumed arrived → the store committed the resume (supervisor)
+//	run             resume acknowledged → the client receives the next byte
+//	end_to_end      suspend request sent → the client receives the next byte
+//	suspend         admin suspend as the caller sees it
+//	resume          admin resume as the caller sees it
 //
 // migrated runs with --cpuprofile over the cycles; the profile is kept
 // beside the results and the head of `go tool pprof -top` goes in the
@@ -101,12 +105,17 @@ type stageSamples struct {
 	d       map[string][]time.Duration
 	missing map[string]int // supervisor stages a reply lacked
 	early   int            // cycles whose next byte came before the resume's acknowledgement
+	// rest is, per cycle, what app_suspend spends beyond app_return and
+	// the commit: describing and collapsing the descriptors, holding
+	// them, answering the app.
+	rest []time.Duration
 }
 
 // supervisorStages are the stages the admin replies carry, by operation.
 var (
-	suspendStages = []string{supervisor.StageAppSuspend, supervisor.StageCommit}
-	resumeStages  = []string{supervisor.StageLaunch, supervisor.StageNotified}
+	suspendStages = []string{supervisor.StageAppSuspend, supervisor.StageAppReturn, supervisor.StageCommit}
+	resumeStages  = []string{supervisor.StageLaunch, supervisor.StageNotified,
+		supervisor.StageAppStart, supervisor.StageAppRequests, supervisor.StageConfirmCommit}
 )
 
 // add records one cycle: suspend sent at t0 and acknowledged at t1, resume
@@ -121,6 +130,12 @@ func (s *stageSamples) add(t0, t1, t2, at time.Time, sst, rst supervisor.StageTi
 	}
 	for _, k := range resumeStages {
 		s.take(k, rst)
+	}
+	sus, ok1 := sst[supervisor.StageAppSuspend]
+	ret, ok2 := sst[supervisor.StageAppReturn]
+	com, ok3 := sst[supervisor.StageCommit]
+	if ok1 && ok2 && ok3 {
+		s.rest = append(s.rest, sus-ret-com)
 	}
 	if at.Before(t2) {
 		s.early++
@@ -142,9 +157,13 @@ func (s *stageSamples) take(k string, st supervisor.StageTimes) {
 // stageLabels are the report's names of the stages, in Table IV's order.
 var stageLabels = []struct{ key, label string }{
 	{benchout.StageAppSuspend, "app suspend"},
+	{benchout.StageAppReturn, "app returns its continuation"},
 	{benchout.StageCommit, "continuation commit"},
 	{benchout.StageLaunch, "resume launch"},
 	{benchout.StageNotified, "app notified"},
+	{benchout.StageAppStart, "fresh process start"},
+	{benchout.StageAppRequests, "fresh process requests"},
+	{benchout.StageConfirmCommit, "confirm commit"},
 	{benchout.StageRun, "continuation run"},
 	{benchout.StageEndToEnd, "end to end"},
 	{benchout.StageSuspend, "suspend (caller)"},
@@ -158,13 +177,16 @@ func (s *stageSamples) write(b *testing.B, section, app string, cycles int, prof
 	for _, l := range stageLabels {
 		dist := benchout.Summarize(s.d[l.key])
 		out.Stages = append(out.Stages, benchout.Stage{Key: l.key, Label: l.label, Dist: dist})
-		b.Logf("%-20s median %7.3f ms  p99 %7.3f ms  (%d)", l.label, dist.Median, dist.P99, dist.N)
+		b.Logf("%-30s median %7.3f ms  p99 %7.3f ms  (%d)", l.label, dist.Median, dist.P99, dist.N)
 	}
 	for k, n := range s.missing {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d of %d replies lacked %s", n, cycles, k))
 	}
 	if gap := median(s.d[benchout.StageResume]) - median(s.d[benchout.StageLaunch]) - median(s.d[benchout.StageNotified]); gap > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("the caller's resume exceeds launch + notified by %.2f ms (medians): what neither covers: the admin round trip, preparing the launch, and answering the caller once the fresh process confirmed", benchout.Ms(gap)))
+	}
+	if len(s.rest) > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("app suspend beyond the app's return and the commit: %.2f ms (median per cycle): describing and collapsing the descriptors, holding them, answering the app", benchout.Ms(median(s.rest))))
 	}
 	if s.early > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d of %d cycles: the next byte arrived before the resume's acknowledgement (run counted 0)", s.early, cycles))

@@ -142,6 +142,15 @@ const (
 	StageEndToEnd   = "end_to_end"  // suspend request → the client receives the next byte
 	StageSuspend    = "suspend"     // admin suspend: request → acknowledged, seen by the caller
 	StageResume     = "resume"      // admin resume: request → acknowledged, seen by the caller
+
+	// Steps inside a stage, as the supervisor measures them (its admin
+	// replies' stages of the same names): StageAppReturn is inside app
+	// suspend, beside the commit; the other three follow one another
+	// within notified and add up to it.
+	StageAppReturn     = "app_return"     // suspend request sent → the app's ReturnCont received
+	StageAppStart      = "app_start"      // launch returned → the fresh process's first request received
+	StageAppRequests   = "app_requests"   // that first request → its Resumed received
+	StageConfirmCommit = "confirm_commit" // Resumed received → the store committed the resume
 )
 
 // Stage is one measured stage.

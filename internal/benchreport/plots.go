@@ -232,6 +232,17 @@ func glyph(i int) draw.GlyphStyle {
 func stagesPlot(r *results) (*plot.Plot, error) {
 	keys := []string{benchout.StageAppSuspend, benchout.StageCommit, benchout.StageLaunch,
 		benchout.StageNotified, benchout.StageRun, benchout.StageEndToEnd}
+	// The steps inside a stage, right after it, when a section has them.
+	for _, parent := range []string{benchout.StageNotified, benchout.StageAppSuspend} {
+		i := slices.Index(keys, parent) + 1
+		for _, k := range slices.Backward(subStages[parent]) {
+			_, c := stageDist(r.StagesCounter, k)
+			_, sh := stageDist(r.StagesRshell, k)
+			if (c || sh) && !slices.Contains(keys, k) {
+				keys = slices.Insert(keys, i, k)
+			}
+		}
+	}
 	var series []string
 	var cols []func(key string) float64
 	for _, s := range []*benchout.Stages{r.StagesCounter, r.StagesRshell} {

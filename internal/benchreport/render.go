@@ -86,6 +86,9 @@ func (rep *report) targets() {
 		if t.Costliest != "" {
 			w.para("What costs the most: %s.", t.Costliest)
 		}
+		if t.Where != "" {
+			w.para("Where that time goes: %s.", t.Where)
+		}
 		if t.Profile != "" {
 			rep.profile(t.Profile, 25)
 		}
@@ -133,18 +136,35 @@ func (rep *report) notMeasured(section string) {
 // floor rows' medians) and how it is made up; ok is false when the stage
 // has no floor or a row is missing.
 func (rep *report) floorOf(stage string) (ms float64, parts string, ok bool) {
+	return stageFloor(rep.r.Floor, stage)
+}
+
+// stageFloor is floorOf for the floor section f (nil: not measured). A
+// row counted twice is named once, "2 × bbolt commit".
+func stageFloor(f *benchout.Floor, stage string) (ms float64, parts string, ok bool) {
 	keys := floorParts[stage]
-	if len(keys) == 0 || rep.r.Floor == nil {
+	if len(keys) == 0 || f == nil {
 		return 0, "", false
 	}
-	var names []string
+	var order []string
+	count := map[string]int{}
 	for _, k := range keys {
-		row, found := floorRow(rep.r.Floor, k)
+		row, found := floorRow(f, k)
 		if !found {
 			return 0, "", false
 		}
 		ms += row.Dist.Median
-		names = append(names, floorShort[k])
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	names := make([]string, len(order))
+	for i, k := range order {
+		names[i] = floorShort[k]
+		if count[k] > 1 {
+			names[i] = fmt.Sprintf("%d × %s", count[k], floorShort[k])
+		}
 	}
 	return ms, strings.Join(names, " + "), true
 }
@@ -171,11 +191,11 @@ var floorShort = map[string]string{
 // floorBounds says, per floor row, what it bounds.
 var floorBounds = map[string]string{
 	benchout.FloorForkExec:   "resume launch (a fresh process)",
-	benchout.FloorGoStart:    "app notified (a fresh Go process starting)",
+	benchout.FloorGoStart:    "fresh process start, inside app notified (a fresh Go process starting)",
 	benchout.FloorSCM1:       "handing a session's descriptors to the supervisor",
 	benchout.FloorSCM64:      "the same for a session with many descriptors",
 	benchout.FloorFsync4K:    "any durable write",
-	benchout.FloorBoltCommit: "continuation commit",
+	benchout.FloorBoltCommit: "continuation commit, confirm commit",
 }
 
 func (rep *report) floor() {

@@ -75,7 +75,15 @@ func TestFullRunEveryTargetMetAndEveryFigureDrawn(t *testing.T) {
 		"1.5 KiB (RSS 171.7 MiB over a base of 28.6 MiB)",
 		"0 of 1,000 connections over 20 restarts",
 		"End to end: 4.20 ms median, 14× faster than the paper's 57.0 ms.",
-		"| app notified | fresh process started → it confirmed the resume | 1.50 ms | 3.75 ms | 54.2 ms | 1.30 ms (Go start) | 1.2× |",
+		"| app notified | launch returned → the fresh process's confirmation committed | 2.00 ms | 5.00 ms | 54.2 ms | 1.65 ms (Go start + bbolt commit) | 1.2× |",
+		"| ↳ fresh process start | launch returned → the fresh process's first request received (its runtime's start) | 1.40 ms | 3.50 ms | — | 1.30 ms (Go start) | 1.1× |",
+		"| ↳ fresh process requests | that first request → its confirmation (Resumed) received | 0.20 ms | 0.50 ms | — | — | — |",
+		"| ↳ confirm commit | confirmation received → the store committed the resume | 0.40 ms | 1.00 ms | — | 0.35 ms (bbolt commit) | 1.1× |",
+		"| ↳ app returns its continuation | suspend request sent → the app's continuation received (inside app suspend) | 0.25 ms |",
+		"| ↳ commit | the continuation's bbolt commit (inside app suspend) | 0.60 ms |",
+		"(SCM_RIGHTS 1 fd + 2 × bbolt commit + Go start)",
+		"The stage that costs the most: app notified (median 2.00 ms), of which the fresh process's start until its first request 1.40 ms (Go start floor 1.30 ms, 1.1×).",
+		"| N | app suspend | ↳ app return | app notified | ↳ fresh process start | ↳ fresh process requests | ↳ confirm commit |",
 		"| paper: OpenSSH | 12 | 8 | 3 | 3.6 KB |",
 		"migrate's suspend + resume is 33× faster than CRIU's dump + restore (medians).",
 		"Profile: [stages-counter.pprof](bench/stages-counter.pprof)",
@@ -127,7 +135,8 @@ func TestPartialRunReportsMissedTargetsAndMissingSections(t *testing.T) {
 		"Profile: the profile missing.pprof was not found.",
 		"### Missed: 1,024 simultaneous suspend + resume, total",
 		"15.4 s, 1 session's stream broke",
-		"What costs the most: app notified (average 3.07 s a session)",
+		"What costs the most: app notified (average 3.07 s a session), of which the fresh process's start until its first request 2.00 s; suspending all took 5.12 s, resuming all 9.22 s.",
+		"Where that time goes: in the fresh process (the kernel's exec, the Go runtime's start",
 		"scale top line",
 		"CRIU unavailable: criu check fails: the kernel lacks a feature CRIU needs",
 		"Kernel doesn't support PTRACE_O_SUSPEND_SECCOMP",
@@ -291,8 +300,59 @@ func TestMissedTargetNamesTheCostliestStage(t *testing.T) {
 		benchout.StageNotified: 9, benchout.StageRun: 1, benchout.StageResume: 15,
 	})}
 	got := evaluateTargets(&r)[0]
-	if got.Status != missed || got.Costliest != "app notified (median 9.00 ms)" || got.Profile != benchout.SectionStagesCounter {
+	if got.Status != missed || got.Costliest != "app notified (median 9.00 ms)" || got.Where != "" || got.Profile != benchout.SectionStagesCounter {
 		t.Errorf("got %+v, want missed naming app notified (not the admin resume, which spans it)", got)
+	}
+}
+
+// With the steps inside the stages measured, a missed target names the
+// costliest step of the costliest stage beside its floor, and where its
+// time is spent; a step without a floor row is named without one.
+func TestMissedTargetNamesTheCostliestStep(t *testing.T) {
+	floor := &benchout.Floor{Rows: []benchout.FloorRow{
+		{Key: benchout.FloorGoStart, Dist: benchout.Dist{N: 10, Median: 1.3}},
+		{Key: benchout.FloorBoltCommit, Dist: benchout.Dist{N: 10, Median: 0.4}},
+	}}
+	r := results{Floor: floor, StagesCounter: stagesWith(20, map[string]float64{
+		benchout.StageAppSuspend: 3, benchout.StageAppReturn: 2.5, benchout.StageCommit: 0.4, benchout.StageLaunch: 6,
+		benchout.StageNotified: 9, benchout.StageAppStart: 5, benchout.StageAppRequests: 1, benchout.StageConfirmCommit: 3,
+	})}
+	got := evaluateTargets(&r)[0]
+	want := "app notified (median 9.00 ms), of which the fresh process's start until its first request 5.00 ms (Go start floor 1.30 ms, 3.8×)"
+	if got.Costliest != want || !strings.HasPrefix(got.Where, "in the fresh process") {
+		t.Errorf("got %q (where %q), want %q", got.Costliest, got.Where, want)
+	}
+	// A step of the costliest stage, never a costlier one of another.
+	r.StagesCounter = stagesWith(20, map[string]float64{
+		benchout.StageAppSuspend: 10, benchout.StageAppReturn: 1, benchout.StageCommit: 4,
+		benchout.StageNotified: 9, benchout.StageAppStart: 8,
+	})
+	got = evaluateTargets(&r)[0]
+	want = "app suspend (median 10.0 ms), of which the continuation's bbolt commit 4.00 ms (bbolt commit floor 0.40 ms, 10×)"
+	if got.Costliest != want {
+		t.Errorf("got %q, want %q", got.Costliest, want)
+	}
+	r.Floor = nil
+	r.StagesCounter = stagesWith(20, map[string]float64{benchout.StageNotified: 9, benchout.StageAppRequests: 4, benchout.StageAppStart: 3})
+	got = evaluateTargets(&r)[0]
+	if want := "app notified (median 9.00 ms), of which the fresh process's requests until it confirmed 4.00 ms"; got.Costliest != want {
+		t.Errorf("got %q, want %q", got.Costliest, want)
+	}
+}
+
+// A floor row counted twice is named once with its count.
+func TestStageFloorCountsARepeatedRow(t *testing.T) {
+	floor := &benchout.Floor{Rows: []benchout.FloorRow{
+		{Key: benchout.FloorSCM1, Dist: benchout.Dist{N: 1, Median: 0.01}},
+		{Key: benchout.FloorGoStart, Dist: benchout.Dist{N: 1, Median: 1.3}},
+		{Key: benchout.FloorBoltCommit, Dist: benchout.Dist{N: 1, Median: 0.4}},
+	}}
+	ms, parts, ok := stageFloor(floor, benchout.StageEndToEnd)
+	if !ok || parts != "SCM_RIGHTS 1 fd + 2 × bbolt commit + Go start" || ms < 2.1099 || ms > 2.1101 {
+		t.Errorf("end-to-end floor = %v, %q, %v", ms, parts, ok)
+	}
+	if _, _, ok := stageFloor(floor, benchout.StageLaunch); ok {
+		t.Error("a floor without its fork+exec row")
 	}
 }
 

@@ -66,7 +66,7 @@ func (rep *report) stageTable(section string, s *benchout.Stages) {
 				worst, worstX = orDash(st.Label), x
 			}
 		}
-		rows = append(rows, []string{orDash(st.Label), orDash(stageInfos[st.Key].Spans),
+		rows = append(rows, []string{stepLabel(st.Key, orDash(st.Label)), orDash(stageInfos[st.Key].Spans),
 			fmtMs(st.Dist.Median), fmtMs(st.Dist.P99), p, fl, fx})
 	}
 	w.table([]string{"stage", "spans", "median", "p99", paperHead, "floor", "× floor"}, rows)
@@ -74,7 +74,7 @@ func (rep *report) stageTable(section string, s *benchout.Stages) {
 		pe := paper.Stages[benchout.StageEndToEnd]
 		w.para("End to end: %s median, %s the paper's %s.", fmtMs(d.Median), compare(d.Median, pe), fmtMs(pe))
 	}
-	if c := costliestStage(s); c != "" {
+	if c, _ := costliestStage(s, rep.r.Floor); c != "" {
 		w.para("The stage that costs the most: %s.", c)
 	}
 	if worst != "" {
@@ -129,7 +129,9 @@ func (rep *report) scale() {
 			paperScaleSessions, fmtMs(pts[i].Total), compare(pts[i].Total, paperScaleMs), fmtMs(paperScaleMs), paperScaleSessions)
 	}
 	last := pts[len(pts)-1]
-	w.para("At the largest N (%s): %s.", fmtCount(last.N), costliestAvg(last))
+	c, _ := costliestAvg(last, rep.r.Floor)
+	w.para("At the largest N (%s): %s.", fmtCount(last.N), c)
+	rep.scaleSteps(pts)
 	rep.figure("scale", "total time against N")
 	rep.figure("scale-stages", "per-session stage averages against N")
 	w.notes(sc.Notes)
@@ -138,14 +140,71 @@ func (rep *report) scale() {
 	}
 }
 
+// stepLabel indents the label of a step inside another stage (subStages)
+// under it.
+func stepLabel(key, label string) string {
+	if parentStage(key) != "" {
+		return "↳ " + label
+	}
+	return label
+}
+
+// isScaleStep reports a step the scale table leaves to its own table
+// (scaleSteps): the steps inside app suspend and app notified, but the
+// commit, a column of its own from before they were measured.
+func isScaleStep(key string) bool {
+	return parentStage(key) != "" && key != benchout.StageCommit
+}
+
+// scaleSteps writes, when the points have them, the averages of the steps
+// inside app suspend and app notified per N, each stage beside its steps.
+func (rep *report) scaleSteps(pts []benchout.ScalePoint) {
+	var keys []string
+	steps := false
+	for _, parent := range []string{benchout.StageAppSuspend, benchout.StageNotified} {
+		group := []string{parent}
+		for _, k := range subStages[parent] {
+			if slices.ContainsFunc(pts, func(p benchout.ScalePoint) bool { _, ok := p.Avg[k]; return ok }) {
+				group = append(group, k)
+				steps = steps || isScaleStep(k)
+			}
+		}
+		if len(group) > 1 {
+			keys = append(keys, group...)
+		}
+	}
+	if !steps {
+		return
+	}
+	rep.w.para("Inside app suspend and app notified: the averages per session of the steps the supervisor measures.")
+	head := []string{"N"}
+	for _, k := range keys {
+		head = append(head, stepLabel(k, stageTitle(k)))
+	}
+	var rows [][]string
+	for _, p := range pts {
+		row := []string{fmtCount(p.N)}
+		for _, k := range keys {
+			if v, ok := p.Avg[k]; ok {
+				row = append(row, fmtMs(v))
+			} else {
+				row = append(row, "—")
+			}
+		}
+		rows = append(rows, row)
+	}
+	rep.w.table(head, rows)
+}
+
 // scaleStageKeys returns the stage keys the points report, in report
 // order, without the admin suspend and resume (the caller's view of app
-// suspend and of launch + notified: suspend all and resume all give it).
+// suspend and of launch + notified: suspend all and resume all give it)
+// and without the steps scaleSteps shows.
 func scaleStageKeys(pts []benchout.ScalePoint) []string {
 	seen := map[string]bool{}
 	for _, p := range pts {
 		for k := range p.Avg {
-			seen[k] = k != benchout.StageSuspend && k != benchout.StageResume
+			seen[k] = k != benchout.StageSuspend && k != benchout.StageResume && !isScaleStep(k)
 		}
 	}
 	var keys []string

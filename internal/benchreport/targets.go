@@ -35,9 +35,12 @@ type target struct {
 	Paper    string
 	Measured string // the figure, or why there is none
 	Status   status
-	// For a missed target: what costs the most, and the section whose
-	// profile shows why ("" when none applies).
+	// For a missed target: what costs the most (the stage, and the
+	// costliest step inside it with its floor), where that step's time
+	// is spent, and the section whose profile shows why ("" when none
+	// applies).
 	Costliest string
+	Where     string
 	Profile   string
 }
 
@@ -69,18 +72,49 @@ func stageDist(s *benchout.Stages, key string) (benchout.Dist, bool) {
 	return benchout.Dist{}, false
 }
 
-// costliestStage names the top-level stage with the largest median.
-func costliestStage(s *benchout.Stages) string {
+// costliestStage names the top-level stage with the largest median and,
+// when the steps inside it were measured, the costliest of them beside its
+// floor in f (nil: none); where says where that step's time is spent.
+func costliestStage(s *benchout.Stages, f *benchout.Floor) (text, where string) {
 	best, bestMs := "", -1.0
 	for _, key := range topLevelStages {
 		if d, ok := stageDist(s, key); ok && d.Median > bestMs {
-			best, bestMs = stageLabel(s, key), d.Median
+			best, bestMs = key, d.Median
 		}
 	}
 	if best == "" {
-		return ""
+		return "", ""
 	}
-	return fmt.Sprintf("%s (median %s)", best, fmtMs(bestMs))
+	of, where := costliestStep(best, func(k string) (float64, bool) {
+		d, ok := stageDist(s, k)
+		return d.Median, ok
+	}, f)
+	return fmt.Sprintf("%s (median %s)%s", stageLabel(s, best), fmtMs(bestMs), of), where
+}
+
+// costliestStep returns ", of which WHAT 2.10 ms (Go start floor 1.19 ms,
+// 1.8×)" for the step of stage with the largest value, and where its time
+// is spent; "" for both when no step of stage was measured.
+func costliestStep(stage string, value func(key string) (float64, bool), f *benchout.Floor) (of, where string) {
+	best, bestMs := "", -1.0
+	for _, k := range subStages[stage] {
+		if v, ok := value(k); ok && v > bestMs {
+			best, bestMs = k, v
+		}
+	}
+	if best == "" {
+		return "", ""
+	}
+	txt := subStageText[best]
+	what := txt.What
+	if what == "" {
+		what = stageTitle(best)
+	}
+	of = fmt.Sprintf(", of which %s %s", what, fmtMs(bestMs))
+	if ms, parts, ok := stageFloor(f, best); ok && ms > 0 {
+		of += fmt.Sprintf(" (%s floor %s, %s)", parts, fmtMs(ms), fmtFactor(bestMs/ms))
+	}
+	return of, txt.Where
 }
 
 func stageLabel(s *benchout.Stages, key string) string {
@@ -106,7 +140,8 @@ func endToEndTarget(r *results) target {
 	t.Measured = fmt.Sprintf("%s (p99 %s, %d cycles)", fmtMs(d.Median), fmtMs(d.P99), d.N)
 	t.Status = verdict(d.Median <= targetEndToEndMs)
 	if t.Status == missed {
-		t.Costliest, t.Profile = costliestStage(r.StagesCounter), benchout.SectionStagesCounter
+		t.Costliest, t.Where = costliestStage(r.StagesCounter, r.Floor)
+		t.Profile = benchout.SectionStagesCounter
 	}
 	return t
 }
@@ -134,13 +169,16 @@ func scaleTarget(r *results) target {
 	}
 	t.Status = verdict(p.Total <= targetScaleMs && p.Failed == 0)
 	if t.Status == missed {
-		t.Costliest, t.Profile = costliestAvg(p), benchout.SectionScale
+		t.Costliest, t.Where = costliestAvg(p, r.Floor)
+		t.Profile = benchout.SectionScale
 	}
 	return t
 }
 
-// costliestAvg names the top-level stage with the largest average at one N.
-func costliestAvg(p benchout.ScalePoint) string {
+// costliestAvg names the top-level stage with the largest average at one N
+// and, when the steps inside it were measured, the costliest of them (as
+// costliestStage).
+func costliestAvg(p benchout.ScalePoint, f *benchout.Floor) (text, where string) {
 	best, bestMs := "", -1.0
 	for _, key := range topLevelStages {
 		if v, ok := p.Avg[key]; ok && v > bestMs {
@@ -149,9 +187,13 @@ func costliestAvg(p benchout.ScalePoint) string {
 	}
 	phase := fmt.Sprintf("suspending all took %s, resuming all %s", fmtMs(p.SuspendAll), fmtMs(p.ResumeAll))
 	if best == "" {
-		return phase
+		return phase, ""
 	}
-	return fmt.Sprintf("%s (average %s a session); %s", stageTitle(best), fmtMs(bestMs), phase)
+	of, where := costliestStep(best, func(k string) (float64, bool) {
+		v, ok := p.Avg[k]
+		return v, ok
+	}, f)
+	return fmt.Sprintf("%s (average %s a session)%s; %s", stageTitle(best), fmtMs(bestMs), of, phase), where
 }
 
 // stageTitle is a stage key's human name.
@@ -189,7 +231,8 @@ func criuTarget(r *results) target {
 	t.Measured = fmt.Sprintf("%.1f× (CRIU %s, ours %s)", f, fmtMs(c.EndToEnd.Median), fmtMs(ours.Median))
 	t.Status = verdict(f >= targetCRIUFactor)
 	if t.Status == missed {
-		t.Costliest, t.Profile = costliestStage(r.StagesCounter), benchout.SectionStagesCounter
+		t.Costliest, t.Where = costliestStage(r.StagesCounter, r.Floor)
+		t.Profile = benchout.SectionStagesCounter
 	}
 	return t
 }
