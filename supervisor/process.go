@@ -288,9 +288,12 @@ func (s *Supervisor) checkDone(a *App) {
 	s.mu.Lock()
 	exited := a.endedLocked()
 	held := 0
-	for _, h := range s.held {
-		if h.app == a {
-			held++
+	if exited { // runs after every resume confirmation: no scan of every held continuation while the main process runs
+		for _, h := range s.held {
+			if h.app == a {
+				held++
+				break
+			}
 		}
 	}
 	s.mu.Unlock()
