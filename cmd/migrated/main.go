@@ -12,6 +12,8 @@
 // written when it exits cleanly: `go tool pprof -top migrated FILE`.
 // --memprofile FILE writes a heap profile (after a GC) to FILE each time
 // the daemon gets SIGUSR1: `go tool pprof -sample_index=inuse_space FILE`.
+// --gc-percent N sets the garbage collector's target percentage (Go's
+// GOGC, default 100); GOGC in the environment wins.
 package main
 
 import (
@@ -47,6 +49,8 @@ type flags struct {
 	resumeTimeout                  time.Duration
 	cpuProfile                     string
 	memProfile                     string
+	gcPercent                      int
+	gcPercentSet                   bool // --gc-percent given
 }
 
 func command() *cobra.Command {
@@ -57,7 +61,10 @@ func command() *cobra.Command {
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: false,
-		RunE:          func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.gcPercentSet = cmd.Flags().Changed("gc-percent")
+			return run(cmd.Context(), f)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.socket, "socket", supervisor.DefaultSocket(), "control socket path")
@@ -74,6 +81,7 @@ func command() *cobra.Command {
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "how long a stopping app has between SIGTERM and SIGKILL")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file, at a clean exit")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (pprof) to this file on each SIGUSR1")
+	fs.IntVar(&f.gcPercent, "gc-percent", defaultGCPercent, "garbage collector target percentage (Go's GOGC; GOGC in the environment wins)")
 	return cmd
 }
 
@@ -85,6 +93,7 @@ func run(ctx context.Context, f flags) error {
 	if err := checkConfig(f.config); err != nil {
 		return err
 	}
+	applyGCPercent(f.gcPercent, f.gcPercentSet, log)
 	if f.cpuProfile != "" {
 		stop, err := startCPUProfile(f.cpuProfile)
 		if err != nil {

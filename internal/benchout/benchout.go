@@ -208,6 +208,13 @@ type CapacityPoint struct {
 	Restart      Dist    `json:"restart"`        // supervisor restart over the store until it answers
 	FDs          int     `json:"fds"`            // descriptors the supervisor holds
 	Fill         float64 `json:"fill_ms"`        // time to suspend all of them
+	// The RSS growth (RSSBytes-BaseRSSBytes) split: anonymous memory
+	// (RssAnon: heap, stacks) and file-backed pages (RssFile: the store's
+	// pages bbolt maps); and the live heap after a GC (heap profile, the
+	// fixed part included). Zero when not measured.
+	AnonBytes int64 `json:"anon_bytes,omitempty"`
+	FileBytes int64 `json:"file_bytes,omitempty"`
+	HeapBytes int64 `json:"heap_bytes,omitempty"`
 }
 
 // Capacity is the held-sessions run at 1k, 10k, 100k.
