@@ -138,6 +138,14 @@ func (s *Supervisor) startMain(a *App, first bool) error {
 	for _, e := range stored {
 		_ = unix.Close(e.FD) // the process has its copies
 	}
+	exitedMeanwhile := false
+	defer func() {
+		// The reaper handled the exit while the start was pending, and
+		// its checkDone found the app not ended yet: check again.
+		if exitedMeanwhile {
+			s.checkDone(a)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.pending = false
@@ -152,6 +160,7 @@ func (s *Supervisor) startMain(a *App, first bool) error {
 		return err
 	}
 	if r.gen != gen || a.exit != nil {
+		exitedMeanwhile = r.gen == gen
 		return nil // it exited already, and its exit was handled
 	}
 	if a.spec.Watchdog > 0 {
@@ -285,9 +294,10 @@ func (s *Supervisor) restartNow(a *App, gen int) {
 		return
 	}
 	r.restarts++
+	restarts := r.restarts // the next restart may count before this one logs
 	s.mu.Unlock()
 	if err := s.startMain(a, false); err == nil {
-		s.log.Info().Str("app", a.name).Int("restarts", r.restarts).Msg("app restarted")
+		s.log.Info().Str("app", a.name).Int("restarts", restarts).Msg("app restarted")
 	}
 	s.checkDone(a)
 }
