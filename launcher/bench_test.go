@@ -15,8 +15,8 @@ import (
 )
 
 // BenchmarkStart measures Start until the app has said it runs: the helper
-// writes one byte on a pipe and exits, and the benchmark waits for it. The
-// trampoline is the test binary itself ("self", what a binary without a
+// writes one byte on a pipe and exits, and the benchmark waits for it. It
+// starts the app directly ("direct"), or through a trampoline that is the test binary itself ("self", what a binary without a
 // dedicated trampoline beside it does) or cmd/migrate-trampoline, built for
 // the benchmark ("dedicated"); the app is the test binary.
 func BenchmarkStart(b *testing.B) {
@@ -60,9 +60,15 @@ func BenchmarkStartConcurrent(b *testing.B) {
 	})
 }
 
-// benchTrampolines runs bench as sub-benchmark "self", with the test binary
-// as the trampoline, and "dedicated", with cmd/migrate-trampoline.
+// benchTrampolines runs bench as sub-benchmark "direct", with the direct
+// path (no trampoline), "self", with the test binary as the trampoline, and
+// "dedicated", with cmd/migrate-trampoline.
 func benchTrampolines(b *testing.B, bench func(b *testing.B)) {
+	b.Run("direct", func(b *testing.B) {
+		useMode(b, ModeAuto)
+		bench(b)
+	})
+	useMode(b, ModeTrampoline)
 	b.Run("self", func(b *testing.B) {
 		resetTrampolineAfter(b)
 		if err := SetTrampoline(""); err != nil {
@@ -145,6 +151,7 @@ func benchmarkStart(b *testing.B, cgroups []string) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		checkPath(b, p)
 		if n, err := unix.Read(r.n, buf); n != 1 || err != nil {
 			b.Fatalf("read the helper's byte: %d, %v", n, err)
 		}

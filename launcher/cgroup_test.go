@@ -62,6 +62,12 @@ func TestCgroupsBeforeFirstInstruction(t *testing.T) {
 		}
 		t.Skip("kernel older than 5.7: no CLONE_INTO_CGROUP")
 	}
+	if p.direct {
+		// No trampoline: the direct child joins the v1 cgroups first of
+		// all, and runs no code of its own.
+		requireNoChildren(t)
+		return
+	}
 	if !inCgroup(atCreation, dirs[2]) || inCgroup(atCreation, dirs[0]) {
 		t.Errorf("before any cgroup.procs write the trampoline was in\n%s\nwant the v2 cgroup only", atCreation)
 	}
@@ -72,6 +78,7 @@ func TestCgroupsBeforeFirstInstruction(t *testing.T) {
 // fork and moves the trampoline into the v2 cgroup through cgroup.procs; the
 // app still starts inside it.
 func TestCgroupCloneRefused(t *testing.T) {
+	trampolineOnly(t)
 	requireRoot(t)
 	checkLeaks(t)
 	dirs := []string{makeCgroup(t, "pids"), makeCgroup(t, "unified")}

@@ -15,9 +15,10 @@ var (
 	// Terminal), or when Start is called off Linux. Nothing was started.
 	ErrUnsupported = errors.New("not supported by launcher")
 
-	// ErrTrampolineExited is returned, wrapped, when the trampoline ended
-	// before it reached execve without saying why: it was killed by a signal
-	// or crashed. The error names its exit status; the child has been reaped.
+	// ErrTrampolineExited is returned, wrapped, when the trampoline, or the
+	// direct path's child, ended before it reached execve without saying
+	// why: it was killed by a signal or crashed. The error names its exit
+	// status; the child has been reaped.
 	ErrTrampolineExited = errors.New("trampoline exited before exec")
 
 	// ErrUnsafeTrampoline is returned, wrapped, by SetTrampoline when the
@@ -33,7 +34,9 @@ type StartError struct {
 	// Op is the failed step: "start trampoline", "join cgroup", "read config",
 	// "close descriptors", "setrlimit", "set oom_score_adj", "setgroups",
 	// "setgid", "setuid", "chdir", "set no_new_privs", "set signal mask" or
-	// "exec".
+	// "exec"; with the direct path also "setsid", "setpgid", "place
+	// descriptors" (Path: the target) and "set controlling terminal", which
+	// the trampoline reports as "start trampoline".
 	Op string
 
 	// Path is what the step worked on: the cgroup directory, the rlimit's

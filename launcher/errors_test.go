@@ -165,6 +165,7 @@ func TestPathSearch(t *testing.T) {
 // TestTrampolineKilled: a trampoline that dies before exec is an error that
 // says so, with its status; nothing is left behind.
 func TestTrampolineKilled(t *testing.T) {
+	trampolineOnly(t)
 	checkLeaks(t)
 	setHook(t, func(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	p, err := Start(programSpec(t, "true"))

@@ -21,6 +21,8 @@ import (
 //	byte    write one byte to descriptor 3
 //	exit    exit with the status in exitEnv
 //	wait    read descriptor 0 until EOF
+//	nofile  start sh -c 'ulimit -Sn' with each mode, see TestNofileRestored
+//	mode    write the launcher's mode to standard output
 const (
 	helperEnv    = "LAUNCHER_TEST_HELPER"
 	exitEnv      = "LAUNCHER_TEST_EXIT"
@@ -101,6 +103,10 @@ func runHelper(mode string) {
 		os.Exit(code)
 	case "wait":
 		_, _ = io.Copy(io.Discard, os.Stdin)
+	case "nofile":
+		nofileHelper()
+	case "mode":
+		_, _ = os.Stdout.WriteString(currentMode().String())
 	default:
 		os.Exit(2)
 	}

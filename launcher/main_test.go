@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,7 +33,18 @@ func TestMain(m *testing.M) {
 		r.Close()
 		w.Close()
 	}
+	// Every test runs twice: through the trampoline, then with the direct
+	// path, which start (below) checks was taken. Tests of the trampoline
+	// alone skip the second pass (trampolineOnly). Benchmarks choose for
+	// themselves and run once.
+	flag.Parse()
+	SetMode(ModeTrampoline)
 	code := m.Run()
+	if code == 0 && flag.Lookup("test.bench").Value.String() == "" {
+		fmt.Fprintln(os.Stderr, "=== the same tests with the direct path (launcher.ModeAuto)")
+		SetMode(ModeAuto)
+		code = m.Run()
+	}
 	if trampolineBuild.dir != "" {
 		os.RemoveAll(trampolineBuild.dir)
 	}
@@ -137,7 +149,34 @@ func start(t *testing.T, spec Spec) *Process {
 		_ = p.Signal(syscall.SIGKILL)
 		_, _ = p.Wait()
 	})
+	checkPath(t, p)
 	return p
+}
+
+// expectTrampoline is set by tests in which the direct path refuses.
+var expectTrampoline bool
+
+// checkPath fails the test if p was not started the way the mode says:
+// directly in ModeAuto, unless the test set expectTrampoline.
+func checkPath(t testing.TB, p *Process) {
+	t.Helper()
+	if want := currentMode() == ModeAuto && !expectTrampoline; p.direct != want {
+		t.Errorf("started directly: %v, want %v", p.direct, want)
+	}
+}
+
+// trampolineOnly skips a test of the trampoline path in the direct pass.
+func trampolineOnly(t *testing.T) {
+	t.Helper()
+	if currentMode() != ModeTrampoline {
+		t.Skip("a test of the trampoline path: run in the trampoline pass")
+	}
+}
+
+// useMode sets the mode for the rest of the test.
+func useMode(t testing.TB, m Mode) {
+	old := SetMode(m)
+	t.Cleanup(func() { SetMode(old) })
 }
 
 // wait waits for p and fails the test unless it exited with status 0.

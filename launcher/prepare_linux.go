@@ -14,6 +14,7 @@ import (
 // plan is a checked Spec, ready to start. Building it touches nothing.
 type plan struct {
 	name    string    // Args[0], for messages
+	cfg     *config   // what the trampoline's config says, for the direct path
 	config  []byte    // the trampoline's config, encoded
 	files   []uintptr // ProcAttr.Files: index is the target; the last slot is for the config socket
 	sys     syscall.SysProcAttr
@@ -58,7 +59,7 @@ func prepare(spec Spec) (*plan, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &plan{name: cfg.Args[0], config: encodeConfig(cfg), files: files, sys: sys, cgroups: cgroups}, nil
+	return &plan{name: cfg.Args[0], cfg: cfg, config: encodeConfig(cfg), files: files, sys: sys, cgroups: cgroups}, nil
 }
 
 // checkSupported refuses the runtime-spec fields launcher cannot honour.

@@ -16,7 +16,8 @@ type Process struct {
 	// process was moved there through cgroup.procs before it went on.
 	ClonedIntoCgroup bool
 
-	proc *os.Process // holds a pidfd where the kernel has them
+	proc   *os.Process // holds a pidfd where the kernel has them
+	direct bool        // started by the direct path, without a trampoline
 }
 
 // Wait waits for the process to exit, reaps it and releases the Process. Do

@@ -100,6 +100,7 @@ func procExe(t *testing.T, pid int) string {
 // (not the binary's descriptor, not the config socket), its cgroups and
 // the failures of its steps as with the running binary.
 func TestDedicatedTrampoline(t *testing.T) {
+	trampolineOnly(t)
 	checkLeaks(t)
 	resetTrampoline(t)
 	path := copyTestBinary(t, t.TempDir(), 0o755)
@@ -161,6 +162,7 @@ func TestDedicatedTrampoline(t *testing.T) {
 // trampoline lists /proc/self/fd instead, and the app gets exactly its
 // layout all the same, a leaked descriptor closed.
 func TestLayoutWithoutCloseRange(t *testing.T) {
+	trampolineOnly(t)
 	checkLeaks(t)
 	resetTrampoline(t)
 	if err := SetTrampoline(copyTestBinary(t, filepath.Join(t.TempDir(), noCloseRangeDir), 0o755)); err != nil {
@@ -184,6 +186,7 @@ func TestLayoutWithoutCloseRange(t *testing.T) {
 // changed, or that is no executable file, and Start goes on with the
 // trampoline it had.
 func TestTrampolineRefused(t *testing.T) {
+	trampolineOnly(t)
 	checkLeaks(t)
 	resetTrampoline(t)
 	if err := SetTrampoline(""); err != nil {
@@ -238,6 +241,7 @@ func TestTrampolineRefused(t *testing.T) {
 // binary named TrampolineName beside the running executable when it is
 // safe, and otherwise falls back to the running binary, saying why.
 func TestTrampolineBesideExecutable(t *testing.T) {
+	trampolineOnly(t)
 	checkLeaks(t)
 	fakeExecutable := func(t *testing.T, dir string) {
 		executable = func() (string, error) { return filepath.Join(dir, "migrated"), nil }
@@ -285,6 +289,7 @@ func TestTrampolineBesideExecutable(t *testing.T) {
 // version refuses the config; Start falls back to the running binary, for
 // this start and the next, and the app starts all the same.
 func TestTrampolineOtherProtocol(t *testing.T) {
+	trampolineOnly(t)
 	checkLeaks(t)
 	resetTrampoline(t)
 	path := copyTestBinary(t, filepath.Join(t.TempDir(), otherProtocolDir), 0o755)

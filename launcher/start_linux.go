@@ -55,6 +55,12 @@ func Start(spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}
+	if p.canDirect() {
+		proc, err := p.startDirect()
+		if !errors.Is(err, errDirectRefused) {
+			return proc, err
+		}
+	}
 	proc, exe, err := p.start()
 	var se *StartError
 	if exe != nil && errors.As(err, &se) && (se.Op == opProtocol || se.Op == "read config") {
