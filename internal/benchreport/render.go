@@ -79,10 +79,14 @@ func (rep *report) targets() {
 	}
 	w.table([]string{"target", "goal", "paper", "measured", ""}, rows)
 	for _, t := range ts {
-		if t.Status != missed {
+		switch {
+		case t.Status == missed:
+			w.heading(3, "Missed: "+t.Name)
+		case t.Status == notMeasured && t.Costliest != "":
+			w.heading(3, "Not measured at its size, over the goal where measured: "+t.Name)
+		default:
 			continue
 		}
-		w.heading(3, "Missed: "+t.Name)
 		if t.Costliest != "" {
 			w.para("What costs the most: %s.", t.Costliest)
 		}

@@ -243,11 +243,16 @@ func (rep *report) capacity() {
 		if p.Sessions > 0 {
 			perStore = fmtBytes(float64(p.StoreBytes) / float64(p.Sessions))
 		}
-		rows = append(rows, []string{fmtCount(p.Sessions), fmtBytes(float64(p.RSSBytes)), fmtBytes(perHeld(p)),
+		split := "—"
+		if p.Sessions > 0 && (p.AnonBytes > 0 || p.FileBytes > 0) {
+			n := float64(p.Sessions)
+			split = fmt.Sprintf("%s / %s (%s)", fmtBytes(float64(p.AnonBytes)/n), fmtBytes(float64(p.FileBytes)/n), fmtBytes(float64(p.HeapBytes)/n))
+		}
+		rows = append(rows, []string{fmtCount(p.Sessions), fmtBytes(float64(p.RSSBytes)), fmtBytes(perHeld(p)), split,
 			fmtBytes(float64(p.StoreBytes)), perStore, fmtCount(p.FDs), fmtMs(p.Fill),
 			fmtMs(p.List.Median), fmtMs(p.Get.Median), fmtMs(p.Restart.Median)})
 	}
-	w.table([]string{"held sessions", "supervisor RSS", "per held session", "store", "store per continuation",
+	w.table([]string{"held sessions", "supervisor RSS", "per held session", "of which anon / store pages (live heap)", "store", "store per continuation",
 		"descriptors held", "fill", "list", "get", "restart"}, rows)
 	rep.figure("capacity", "memory and store per held session against sessions held")
 	rep.figure("capacity-time", "list, get and restart times against sessions held")

@@ -257,17 +257,39 @@ func memoryTarget(r *results) target {
 	}
 	i := slices.IndexFunc(r.Capacity.Points, func(p benchout.CapacityPoint) bool { return p.Sessions == targetHeldSessions })
 	if i < 0 {
+		// Not measured at the target's size: say what the largest size
+		// run shows, and why, as for a missed target when it is over.
 		largest := slices.MaxFunc(r.Capacity.Points, func(a, b benchout.CapacityPoint) int { return a.Sessions - b.Sessions })
-		t.Measured = fmt.Sprintf("%s not run; at %s: %s", fmtCount(targetHeldSessions), fmtCount(largest.Sessions), fmtBytes(perHeld(largest)))
+		over := ""
+		if perHeld(largest) > targetBytesPerHeld {
+			over = ", over the goal"
+			t.Costliest, t.Where, t.Profile = memoryWhy(largest), "", benchout.SectionCapacity
+		}
+		t.Measured = fmt.Sprintf("%s not run (see Capacity for why); at %s: %s%s", fmtCount(targetHeldSessions),
+			fmtCount(largest.Sessions), fmtBytes(perHeld(largest)), over)
 		return t
 	}
 	p := r.Capacity.Points[i]
 	t.Measured = fmt.Sprintf("%s (RSS %s over a base of %s)", fmtBytes(perHeld(p)), fmtBytes(float64(p.RSSBytes)), fmtBytes(float64(p.BaseRSSBytes)))
 	t.Status = verdict(perHeld(p) <= targetBytesPerHeld)
 	if t.Status == missed {
-		t.Costliest, t.Profile = "the supervisor's heap per held session (see the heap profile)", benchout.SectionCapacity
+		t.Costliest, t.Profile = memoryWhy(p), benchout.SectionCapacity
 	}
 	return t
+}
+
+// memoryWhy says what a held session's memory is made of at one size,
+// from the split the capacity benchmark measured (when it did).
+func memoryWhy(p benchout.CapacityPoint) string {
+	if p.Sessions <= 0 || p.AnonBytes == 0 && p.FileBytes == 0 {
+		return "the supervisor's heap per held session (see the heap profile)"
+	}
+	per := func(b int64) string { return fmtBytes(float64(b) / float64(p.Sessions)) }
+	s := fmt.Sprintf("at %s held, %s per session of anonymous memory (heap, stacks)", fmtCount(p.Sessions), per(p.AnonBytes))
+	if p.HeapBytes > 0 {
+		s += fmt.Sprintf(", of which the live heap after a GC is %s (fixed part included; the rest is the garbage collector's headroom)", per(p.HeapBytes))
+	}
+	return s + fmt.Sprintf(", and %s of the store's pages bbolt maps (page cache, counted in the supervisor's RSS and its cgroup)", per(p.FileBytes))
 }
 
 // migrateLoadRun finds migrate-run --listen's run of the restart-under-load
