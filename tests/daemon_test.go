@@ -52,6 +52,14 @@ func startDaemon(t testing.TB, extra ...string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
+	d.spawn()
+	d.waitReady()
+}
+
+// spawn starts migrated over the daemon's socket and state, logging to
+// migrated.log, without waiting for it to answer.
+func (d *daemon) spawn() {
+	d.t.Helper()
 	args := []string{"--socket", d.sock, "--state-dir", d.state, "--log-format", "json", "--log-level", "debug"}
 	if d.parent != "" {
 		args = append(args, "--cgroup-parent", d.parent)
@@ -71,22 +79,26 @@ func (d *daemon) start() {
 	}
 	d.cmd, d.exited = cmd, make(chan struct{})
 	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(d.exited)
-	d.waitReady()
 }
 
-// waitReady polls the socket until the supervisor answers stats: nothing
-// tells a client when a listener is up.
 func (d *daemon) waitReady() {
 	d.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	d.waitAnswer(15*time.Second, 20*time.Millisecond, 2*time.Second)
+}
+
+// waitAnswer polls migrated's stats every poll until it answers one within
+// ask, failing the test after within or when migrated exits first.
+func (d *daemon) waitAnswer(within, poll, ask time.Duration) {
+	d.t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		select {
 		case <-d.exited:
-			d.t.Fatalf("migrated exited before it answered:\n%s", d.log())
+			d.t.Fatalf("migrated exited before it answered:\n%s", tail(d.log(), 4000))
 		default:
 		}
 		if ac, err := supervisor.Dial(d.sock); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), ask)
 			_, err = ac.Stats(ctx)
 			cancel()
 			ac.Close()
@@ -95,9 +107,9 @@ func (d *daemon) waitReady() {
 			}
 		}
 		if time.Now().After(deadline) {
-			d.t.Fatalf("migrated did not answer on %s within 15s:\n%s", d.sock, d.log())
+			d.t.Fatalf("migrated did not answer on %s within %v:\n%s", d.sock, within, tail(d.log(), 4000))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(poll) // readiness is migrated's business: nothing to wait on
 	}
 }
 

@@ -300,46 +300,8 @@ func capRestart(b *testing.B, d *daemon, f *filler, n int) benchout.Dist {
 // the restart time is not rounded up to the poll.
 func (d *daemon) startQuiet() {
 	d.t.Helper()
-	args := []string{"--socket", d.sock, "--state-dir", d.state, "--log-format", "json", "--log-level", "debug"}
-	if d.parent != "" {
-		args = append(args, "--cgroup-parent", d.parent)
-	} else {
-		args = append(args, "--no-cgroups")
-	}
-	log, err := os.OpenFile(filepath.Join(d.dir, "migrated.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command(binPath(d.t, "migrated"), append(args, d.extra...)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	d.cmd, d.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(d.exited)
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		select {
-		case <-d.exited:
-			d.t.Fatalf("migrated exited before it answered:\n%s", tail(d.log(), 4000))
-		default:
-		}
-		if ac, err := supervisor.Dial(d.sock); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_, err = ac.Stats(ctx)
-			cancel()
-			ac.Close()
-			if err == nil {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("migrated did not answer on %s within 5 minutes", d.sock)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	d.spawn()
+	d.waitAnswer(5*time.Minute, time.Millisecond, time.Minute)
 }
 
 func tail(s string, n int) string {
