@@ -37,7 +37,10 @@ func newStoreFixture(t *testing.T) *storeFixture {
 	defer st.Close()
 	conn := fdpass.Description{Kind: fdpass.KindTCP, Family: "inet", SockType: "stream",
 		Local: "127.0.0.1:7000", Peer: "127.0.0.1:51234"}
-	created := time.Now().Add(-time.Minute).UTC().Round(time.Second)
+	// Created 30 s short of a minute ago, so the list's "in 59mNNs" holds
+	// however slowly the test runs (up to 30 s); rounding created to the
+	// minute's edge showed "in 58m59s" once the test took half a second.
+	created := time.Now().Add(-30 * time.Second).UTC().Truncate(time.Second)
 	for i := range 2 {
 		s := contstore.Session{App: "echo", State: contstore.SessionSuspended, Conn: conn}
 		if err := st.PutSession(&s); err != nil {
