@@ -180,7 +180,10 @@ func TestAncestryIdentity(t *testing.T) {
 // A fresh process that never confirms is killed after the resume timeout;
 // the continuation is suspended again and a second resume succeeds.
 func TestResumeTimeout(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.ResumeTimeout = 300 * time.Millisecond })
+	// Long enough for the second, healthy resume's fresh process (the race
+	// build of the test binary) to start and confirm on a loaded machine;
+	// it was 300 ms and failed under load.
+	h := newHarness(t, func(c *Config) { c.ResumeTimeout = 3 * time.Second })
 	hangFile := filepath.Join(t.TempDir(), "hang")
 	app := h.startApp("sleepy", hangFileEnv+"="+hangFile)
 	cl := dialApp(t, app.expect("listening")[0])
