@@ -110,11 +110,14 @@ func TestNotifyReadinessStatusAndOutsiders(t *testing.T) {
 		t.Fatal(err)
 	}
 	io.do("send STATUS=warming up")
-	if info, _ := h.s.Status("ready"); info.State != StateStarting || info.StatusText != "warming up" {
+	// The supervisor reads the datagrams in the order they were sent: once
+	// the app's STATUS shows, the outsider's READY=1 was read (and refused).
+	info := h.waitApp("ready", "its STATUS", func(i AppInfo) bool { return i.StatusText == "warming up" })
+	if info.State != StateStarting || info.Ready {
 		t.Fatalf("after an outsider's READY=1 and the app's STATUS: %+v", info)
 	}
 	io.do("send READY=1;STATUS=serving;ERRNO=0")
-	info := h.waitApp("ready", "ready", func(i AppInfo) bool { return i.Ready })
+	info = h.waitApp("ready", "ready", func(i AppInfo) bool { return i.Ready })
 	if info.State != StateRunning || info.StatusText != "serving" {
 		t.Fatalf("after READY=1: %+v", info)
 	}
